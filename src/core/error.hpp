@@ -1,0 +1,46 @@
+// error.hpp — the one exception type the core throws for anything a user must see.
+// Must never carry a secret (API token) in any field.
+// Thrown by every src/core module; caught at the PostgreSQL boundary (src/pg/boundary.*),
+// which turns it into ereport(ERROR) with the SQLSTATE, DETAIL and HINT given here.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace pg2d1 {
+
+// SQLSTATEs the core uses (PostgreSQL's codes, as 5-character strings).
+namespace sqlstate {
+inline constexpr const char *kConnectionFailure = "08006";    // network / HTTP failure
+inline constexpr const char *kInvalidAuthorization = "28000"; // token rejected
+inline constexpr const char *kInvalidParameter = "22023";     // bad argument / option
+inline constexpr const char *kDataException = "22000";        // value D1 cannot hold
+inline constexpr const char *kProgramLimit = "54000";         // a D1 limit exceeded
+inline constexpr const char *kExternalRoutine = "38000";      // D1 rejected the SQL
+inline constexpr const char *kUndefinedObject = "42704";      // unknown account/database
+inline constexpr const char *kQueryCanceled = "57014";        // aborted by the caller
+inline constexpr const char *kInternal = "XX000";
+} // namespace sqlstate
+
+class Error : public std::runtime_error {
+  public:
+	Error(std::string sqlstate, const std::string &message, std::string detail = {}, std::string hint = {})
+	    : std::runtime_error(message), sqlstate_(std::move(sqlstate)), detail_(std::move(detail)),
+	      hint_(std::move(hint)) {}
+	const std::string &sqlstate() const noexcept {
+		return sqlstate_;
+	}
+	const std::string &detail() const noexcept {
+		return detail_;
+	}
+	const std::string &hint() const noexcept {
+		return hint_;
+	}
+
+  private:
+	std::string sqlstate_;
+	std::string detail_;
+	std::string hint_;
+};
+
+} // namespace pg2d1
