@@ -1,0 +1,68 @@
+// guc.cpp — defines the pg2d1.* GUCs and turns them into core settings.
+// Must never define a GUC that holds a credential; security-relevant ones are SUSET.
+// Called by _PG_init (module.cpp) and the SQL functions.
+#include "guc.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "utils/guc.h"
+}
+
+namespace pg2d1 {
+
+char *guc_api_url = nullptr;
+int guc_checkpoint_size = 50000;
+double guc_requests_per_second = 3.5;
+int guc_max_retries = 5;
+int guc_request_timeout_ms = 60000;
+int guc_max_statement_bytes = 100000;
+int guc_max_bound_params = 100;
+int guc_max_request_bytes = 1000000;
+int guc_max_statements_per_request = 50;
+
+void define_gucs() {
+	DefineCustomStringVariable("pg2d1.api_url", "Base URL of the Cloudflare API, used when a server has no api_url.",
+	                           "Only the fallback when functions run without a pg2d1 foreign server.", &guc_api_url,
+	                           "https://api.cloudflare.com/client/v4", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("pg2d1.checkpoint_size", "Rows per checkpoint.", nullptr, &guc_checkpoint_size, 50000, 1,
+	                        100000000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomRealVariable("pg2d1.requests_per_second", "Requests per second sent to D1 (0 = no limit).",
+	                         "Cloudflare allows 1200 requests per 5 minutes per user (4/s).", &guc_requests_per_second,
+	                         3.5, 0, 10000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("pg2d1.max_retries", "Retries of a transient D1 failure before giving up.", nullptr,
+	                        &guc_max_retries, 5, 0, 100, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("pg2d1.request_timeout_ms", "Timeout of one D1 HTTP request.", nullptr,
+	                        &guc_request_timeout_ms, 60000, 1000, 600000, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr,
+	                        nullptr);
+	DefineCustomIntVariable("pg2d1.max_statement_bytes", "Largest SQL statement sent to D1, in bytes.",
+	                        "D1 refuses statements over 100,000 bytes.", &guc_max_statement_bytes, 100000, 1000,
+	                        100000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("pg2d1.max_bound_params", "Most bound parameters in one D1 statement.",
+	                        "D1 allows 100.", &guc_max_bound_params, 100, 1, 100, PGC_USERSET, 0, nullptr, nullptr,
+	                        nullptr);
+	DefineCustomIntVariable("pg2d1.max_request_bytes", "Largest sum of statement bytes in one D1 request.", nullptr,
+	                        &guc_max_request_bytes, 1000000, 1000, 50000000, PGC_USERSET, 0, nullptr, nullptr,
+	                        nullptr);
+	DefineCustomIntVariable("pg2d1.max_statements_per_request", "Most statements in one D1 batch request.", nullptr,
+	                        &guc_max_statements_per_request, 50, 2, 10000, PGC_USERSET, 0, nullptr, nullptr,
+	                        nullptr);
+	MarkGUCPrefixReserved("pg2d1");
+}
+
+Limits limits_from_gucs(size_t max_rows_per_request) {
+	Limits l;
+	l.max_statement_bytes = static_cast<size_t>(guc_max_statement_bytes);
+	l.max_bound_params = static_cast<size_t>(guc_max_bound_params);
+	l.max_request_bytes = static_cast<size_t>(guc_max_request_bytes);
+	l.max_statements_per_request = static_cast<size_t>(guc_max_statements_per_request);
+	l.max_rows_per_request = max_rows_per_request;
+	return l;
+}
+
+void apply_client_gucs(D1Config &config) {
+	config.request_timeout_ms = guc_request_timeout_ms;
+	config.max_retries = guc_max_retries;
+	config.requests_per_second = guc_requests_per_second;
+}
+
+} // namespace pg2d1
