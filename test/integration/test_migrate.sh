@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# test_migrate.sh — end-to-end: PostgreSQL → pg2d1 → local D1, proven by reading D1's
+# SQLite file back. Needs a running cluster (PGHOST…) and the extension installed; starts
+# its own local D1 server. Prints "integration: N passed, N failed".
+set -uo pipefail
+source "$(dirname "$0")/../lib/common.sh"
+WORK=${WORK:-$(mktemp -d)}
+trap cleanup_all EXIT
+start_d1 "$WORK/d1" || exit 1
+export PGDATABASE=pg2d1_it
+dropdb --if-exists pg2d1_it 2>/dev/null; createdb pg2d1_it
+pgsql -v rows=100000 -v cameras=3000 -f "$REPO_ROOT/bench/generate.sql" >/dev/null
+setup_pg2d1_server
+compare() { python3 "$REPO_ROOT/test/integration/compare.py" "$1" "$D1_SQLITE"; }
+q() { psql -X -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+
+check_eq "validate: every check ok" "credentials|t
+token|t
+database|t
+write|t
+limits|t" q 'SELECT "check", ok FROM pg2d1_validate()'
+
+check "setup_schema creates both tables without secondary indexes" \
+  q "SELECT count(*) FROM pg2d1_setup_schema(ARRAY['coordinate_speed_new','camera_locations']::regclass[], create_indexes => false)"
+check_eq "D1 has the tables and migration_checkpoints" "camera_locations
+coordinate_speed_new
+migration_checkpoints" d1_sqlite "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE '\_cf%' ESCAPE '\' AND name <> 'sqlite_sequence' ORDER BY 1"
+check_eq "migration_checkpoints has exactly the reference columns" \
+  "id,table_name,start_id,end_id,records_processed,status,error_message,started_at,completed_at,created_at" \
+  d1_sqlite "SELECT group_concat(name) FROM pragma_table_info('migration_checkpoints')"
+
+t0=$(date +%s.%N)
+check "migrate coordinate_speed_new (100,000 rows, wait => true)" \
+  q "SELECT pg2d1_migrate('coordinate_speed_new', checkpoint_size => 25000, wait => true)"
+t1=$(date +%s.%N)
+echo "       100,000 rows in $(python3 -c "print(f'{$t1-$t0:.2f} s, {100000/($t1-$t0):,.0f} rows/s')")"
+check "D1 content equals PostgreSQL (count + md5 of every value)" compare coordinate_speed_new
+check_eq "4 checkpoints, all completed, 100,000 records" "4|4|100000" \
+  d1_sqlite "SELECT count(*), sum(status='completed'), sum(records_processed) FROM migration_checkpoints WHERE table_name='coordinate_speed_new'"
+check_eq "checkpoint ranges tile the key space" "1|25000|25001|50000|50001|75000|75001|100000" \
+  d1_sqlite "SELECT group_concat(start_id || '|' || end_id, '|') FROM (SELECT * FROM migration_checkpoints WHERE table_name='coordinate_speed_new' ORDER BY start_id)"
+check_eq "secondary indexes built after the load" "idx_coordinate_speed_lat_lon
+idx_coordinate_speed_name" d1_sqlite "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='coordinate_speed_new' AND sql IS NOT NULL ORDER BY 1"
+check_eq "local ledger: job completed with 100,000 rows" "completed|100000|100000|100.0" \
+  q "SELECT status, rows_done, rows_total, percent FROM pg2d1_progress WHERE table_name = 'coordinate_speed_new'"
+
+check "migrate camera_locations (traditional mode)" \
+  q "SELECT pg2d1_migrate('camera_locations', mode => 'traditional', wait => true)"
+check "camera_locations in D1 equals PostgreSQL" compare camera_locations
+check_eq "traditional mode writes no checkpoints" "0" \
+  d1_sqlite "SELECT count(*) FROM migration_checkpoints WHERE table_name='camera_locations'"
+
+# Resume: a second run skips completed checkpoints and duplicates nothing.
+out=$(psql -X -v ON_ERROR_STOP=1 -c "SELECT pg2d1_migrate('coordinate_speed_new', checkpoint_size => 25000, wait => true)" 2>&1)
+check "resume run reports 0 copied, 4 already complete" grep -q "0 checkpoints copied, 4 already complete" <<<"$out"
+check_eq "no duplicate checkpoint rows after resume" "4" \
+  d1_sqlite "SELECT count(*) FROM migration_checkpoints WHERE table_name='coordinate_speed_new'"
+
+# New rows after a completed run: only the new range is copied.
+q "INSERT INTO coordinate_speed_new (latitude, longitude, display_name) SELECT 1.5 + g, -2.25, 'Neue Straße ✓' FROM generate_series(1, 10) g" >/dev/null
+out=$(psql -X -v ON_ERROR_STOP=1 -c "SELECT pg2d1_migrate('coordinate_speed_new', checkpoint_size => 25000, wait => true)" 2>&1)
+check "resume after new rows copies only the new checkpoint" grep -q "1 checkpoints copied, 4 already complete" <<<"$out"
+check_eq "new rows reached D1" "10|Neue Straße ✓" d1_sqlite "SELECT count(*), max(display_name) FROM coordinate_speed_new WHERE id > 100000"
+
+# Start over: resume => false recopies everything and rewrites the checkpoints.
+check "resume => false" q "SELECT pg2d1_migrate('coordinate_speed_new', checkpoint_size => 40000, resume => false, wait => true)"
+check_eq "fresh checkpoints after resume => false" "3|3" \
+  d1_sqlite "SELECT count(*), sum(status='completed') FROM migration_checkpoints WHERE table_name='coordinate_speed_new'"
+
+# Transient faults: 25 % of D1 requests fail (5xx, HTML 502, resets, D1 transient, reset after commit).
+d1_admin faults '{"rate":0.25,"seed":7,"kinds":["http500","html502","reset","d1_transient","reset_after_commit"]}'
+q "UPDATE coordinate_speed_new SET api_speed_limit = coalesce(api_speed_limit, 0) + 1 WHERE id % 7 = 0" >/dev/null
+out=$(psql -X -v ON_ERROR_STOP=1 -c "SET pg2d1.max_retries = 8; SELECT pg2d1_migrate('coordinate_speed_new', checkpoint_size => 25000, batch_size => 5000, resume => false, wait => true)" 2>&1)
+check "migration under 25 % injected faults completes" grep -q "rows in" <<<"$out"
+echo "       $(grep -o '[0-9]* requests, [0-9]* retries' <<<"$out")"
+check "content still equal after faults (idempotent retries)" compare coordinate_speed_new
+d1_admin faults '{"rate":0}'
+
+# A permanent failure: D1 rejects one range; the checkpoint is failed locally and remotely.
+d1_admin faults '{"fail_sql_regex":"VALUES \\(50001,","fail_sql_message":"CHECK constraint failed: injected: SQLITE_CONSTRAINT"}'
+out=$(psql -X -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -c "SELECT pg2d1_migrate('coordinate_speed_new', checkpoint_size => 25000, resume => false, wait => true)" 2>&1)
+check "permanent D1 failure raises an error naming table and range" grep -q 'checkpoint id 50001..75000' <<<"$out"
+check "…with D1's own words in DETAIL" grep -q 'CHECK constraint failed: injected' <<<"$out"
+check_eq "failed checkpoint recorded in D1 with D1's message" "failed|1" \
+  d1_sqlite "SELECT status, error_message LIKE '%injected%' FROM migration_checkpoints WHERE table_name='coordinate_speed_new' AND start_id=50001"
+d1_admin faults '{"fail_sql_regex":null}'
+check "next run completes after the cause is removed" q "SELECT pg2d1_migrate('coordinate_speed_new', checkpoint_size => 25000, wait => true)"
+check_eq "all checkpoints completed" "4|4" \
+  d1_sqlite "SELECT count(*), sum(status='completed') FROM migration_checkpoints WHERE table_name='coordinate_speed_new'"
+check "content equal after recovery" compare coordinate_speed_new
+
+# A wrong token: clear error, SQLSTATE 28000, and the token never shows.
+q "ALTER USER MAPPING FOR CURRENT_USER SERVER d1 OPTIONS (SET api_token 'wrong-secret-token-123')" >/dev/null
+out=$(psql -X -v VERBOSITY=verbose -c "SELECT pg2d1_query('SELECT 1')" 2>&1)
+check "wrong token → SQLSTATE 28000" grep -q '28000' <<<"$out"
+check "wrong token never appears in the error" bash -c "! grep -q 'wrong-secret-token-123' <<<\"\$1\"" _ "$out"
+q "ALTER USER MAPPING FOR CURRENT_USER SERVER d1 OPTIONS (SET api_token '$D1_TOKEN')" >/dev/null
+check "token not in server log" bash -c "! grep -q 'wrong-secret-token-123' \"$PGHOST/server.log\""
+
+check_eq "pg2d1_query returns D1's result as jsonb" "100000" \
+  q "SELECT pg2d1_query('SELECT count(*) AS n FROM coordinate_speed_new')->0->'results'->0->>'n'"
+
+report_checks integration
+[ "$CHECKS_FAILED" -eq 0 ]
