@@ -1,0 +1,151 @@
+// engine.mjs — runs SQL on Miniflare's D1 (workerd + SQLite), one Durable Object per database.
+// Must never run the statements of one request in more than one transaction, and never run a
+// statement twice. Called by server.mjs.
+//
+// How statements run: Miniflare's D1 Durable Object (miniflare/dist/src/workers/d1/
+// database.worker.js) answers POST /query with a JSON array of {sql, params} and executes the
+// whole array inside state.storage.transactionSync() — the same path db.batch() uses. We call
+// that endpoint directly through the binding's `fetcher` from a tiny worker, with
+// ?resultsFormat=ROWS_AND_COLUMNS. That gives, per statement and in ONE atomic call:
+// the column names in order (duplicates kept, present even for empty results), the rows as
+// arrays, and D1's meta (duration, changes, last_row_id, changed_db, size_after, rows_read,
+// rows_written). /raw uses that directly; /query turns rows into objects exactly as D1 does
+// (later duplicate column names win). So no statement is ever re-run to get column order.
+
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { Miniflare } from "miniflare";
+
+const WORKER = `
+export default {
+  async fetch(req, env) {
+    const m = new URL(req.url).pathname.match(/^\\/exec\\/([A-Za-z0-9_]+)$/);
+    const db = m && env[m[1]];
+    if (!db || !db.fetcher) return new Response("unknown binding", { status: 404 });
+    return db.fetcher.fetch("http://d1/query?resultsFormat=ROWS_AND_COLUMNS", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: req.body,
+    });
+  },
+};
+`;
+
+const DO_UNIQUE_KEY = "miniflare-D1DatabaseObject";
+
+/** File name Miniflare gives a D1 database (durableObjectNamespaceIdFromName in Miniflare). */
+export function sqliteFileName(databaseId) {
+  const key = crypto.createHash("sha256").update(DO_UNIQUE_KEY).digest();
+  const nameHmac = crypto.createHmac("sha256", key).update(databaseId).digest().subarray(0, 16);
+  const hmac = crypto.createHmac("sha256", key).update(nameHmac).digest().subarray(0, 16);
+  return `${Buffer.concat([nameHmac, hmac]).toString("hex")}.sqlite`;
+}
+
+/** Strip the binding's "D1_ERROR: " prefix and collapse "X X" / "X: X" duplications. */
+export function cleanD1Message(msg) {
+  let m = String(msg ?? "").trim();
+  while (m.startsWith("D1_ERROR: ")) m = m.slice("D1_ERROR: ".length);
+  for (const sep of [" ", ": "]) {
+    const half = (m.length - sep.length) / 2;
+    if (Number.isInteger(half) && half > 0 && m.slice(0, half) === m.slice(half + sep.length) &&
+        m.slice(half, half + sep.length) === sep) {
+      m = m.slice(0, half);
+      break;
+    }
+  }
+  return m;
+}
+
+export class D1Engine {
+  /**
+   * @param {{persist: string, databases: {id: string, name: string}[]}} opts
+   */
+  constructor({ persist, databases }) {
+    this.persist = path.resolve(persist);
+    this.databases = databases.map((d, i) => ({ ...d, binding: `DB${i}` }));
+    this.mf = null;
+  }
+
+  async start() {
+    fs.mkdirSync(this.persist, { recursive: true });
+    const d1Databases = {};
+    for (const d of this.databases) d1Databases[d.binding] = d.id;
+    this.mf = new Miniflare({
+      modules: true,
+      script: WORKER,
+      compatibilityDate: "2025-01-01",
+      d1Databases,
+      d1Persist: this.persist,
+    });
+    await this.mf.ready;
+    // Touch every database once so its SQLite file exists and the first request is fast.
+    for (const d of this.databases) {
+      d.sqlite_path = path.join(this.persist, DO_UNIQUE_KEY, sqliteFileName(d.id));
+      const r = await this.exec(d, [{ sql: "SELECT 1" }]);
+      if (!r.ok) throw new Error(`warm-up of database ${d.id} failed: ${r.message}`);
+    }
+  }
+
+  /**
+   * Execute statements atomically. `queries` is [{sql, params?}], each sql ONE statement.
+   * Returns {ok:true, results:[{columns, rows, meta}]} or
+   * {ok:false, internal:boolean, message}.
+   */
+  async exec(db, queries) {
+    let resp;
+    try {
+      resp = await this.mf.dispatchFetch(`http://d1.local/exec/${db.binding}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(queries),
+      });
+    } catch (e) {
+      return { ok: false, internal: true, message: `engine unreachable: ${e.message}` };
+    }
+    const text = await resp.text();
+    let body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return { ok: false, internal: true, message: `engine answered HTTP ${resp.status}: ${text.slice(0, 200)}` };
+    }
+    if (Array.isArray(body)) {
+      return {
+        ok: true,
+        results: body.map((r) => ({ columns: r.results.columns, rows: r.results.rows, meta: r.meta })),
+      };
+    }
+    if (body && body.success === false) {
+      return { ok: false, internal: false, message: cleanD1Message(body.error) };
+    }
+    return { ok: false, internal: true, message: `unexpected engine answer: ${text.slice(0, 200)}` };
+  }
+
+  /** Number of user tables (no sqlite_ / _cf_ tables) and the database size in bytes. */
+  async describe(db) {
+    const r = await this.exec(db, [{
+      sql: "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'" +
+        " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
+    }]);
+    if (!r.ok) throw new Error(r.message);
+    let fileBytes = 0;
+    try {
+      fileBytes = fs.statSync(db.sqlite_path).size;
+    } catch { /* not created yet */ }
+    return {
+      num_tables: r.results[0].rows[0][0],
+      // The logical size (page_count * page_size, what meta.size_after reports). In WAL mode
+      // the .sqlite file itself lags behind until a checkpoint, so take the larger of the two.
+      file_size: Math.max(r.results[0].meta.size_after, fileBytes),
+    };
+  }
+
+  async dispose() {
+    if (this.mf) {
+      const mf = this.mf;
+      this.mf = null;
+      await mf.dispose();
+    }
+  }
+}
