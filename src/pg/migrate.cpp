@@ -18,6 +18,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 }
 
@@ -145,6 +146,7 @@ class Migration {
 	int64_t rows_total_ = 0;
 	Clock::time_point t0_ = Clock::now();
 	MemoryContext batch_context_ = nullptr;
+	int guc_nest_level_ = 0;
 };
 
 std::string Migration::table_literal() const {
@@ -421,6 +423,12 @@ MigrateResult Migration::run() {
 			elog(ERROR, "pg2d1: SPI_connect failed");
 		}
 		batch_context_ = AllocSetContextCreate(CurrentMemoryContext, "pg2d1 row batch", ALLOCSET_DEFAULT_SIZES);
+		// Text output of dates and times must not depend on the caller's session settings.
+		guc_nest_level_ = NewGUCNestLevel();
+		set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		set_config_option("DateStyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		set_config_option("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	});
 	load_table();
 	prepare_remote();
@@ -474,7 +482,10 @@ MigrateResult Migration::run() {
 		client_.batch(idx);
 	}
 	ledger_finish();
-	pg_call([&] { SPI_finish(); });
+	pg_call([&] {
+		AtEOXact_GUC(true, guc_nest_level_);
+		SPI_finish();
+	});
 	result_.seconds = seconds_since(t0_);
 	result_.stats = client_.stats();
 	return result_;
