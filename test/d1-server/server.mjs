@@ -713,9 +713,11 @@ export async function startServer(opts) {
     const t0 = performance.now();
     const url = new URL(req.url, "http://local");
     let label = "";
-    res.on("finish", () => {
-      stats.responses_by_status[res.statusCode] = (stats.responses_by_status[res.statusCode] ?? 0) + 1;
-    });
+    if (!url.pathname.startsWith("/__local/")) {
+      res.on("finish", () => {
+        stats.responses_by_status[res.statusCode] = (stats.responses_by_status[res.statusCode] ?? 0) + 1;
+      });
+    }
     req.on("close", () => {
       if (opts.log) {
         const st = res.writableFinished ? res.statusCode : "reset";

@@ -14,6 +14,7 @@
 
 import crypto from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { Miniflare } from "miniflare";
 
@@ -71,13 +72,31 @@ export class D1Engine {
     fs.mkdirSync(this.persist, { recursive: true });
     const d1Databases = {};
     for (const d of this.databases) d1Databases[d.binding] = d.id;
-    this.mf = new Miniflare({
-      modules: true,
-      script: WORKER,
-      compatibilityDate: "2025-01-01",
-      d1Databases,
-      d1Persist: this.persist,
-    });
+    const before = new Map(["SIGTERM", "SIGINT"].map((sig) => [sig, new Set(process.listeners(sig))]));
+    // Miniflare makes a scratch dir under os.tmpdir() in its constructor and deletes it
+    // fire-and-forget in dispose(); give it a private parent that we remove synchronously.
+    this.tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "pg2d1-d1-mf-"));
+    process.on("exit", () => this.#removeTmp());
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = this.tmpRoot;
+    try {
+      this.mf = new Miniflare({
+        modules: true,
+        script: WORKER,
+        compatibilityDate: "2025-01-01",
+        d1Databases,
+        d1Persist: this.persist,
+      });
+    } finally {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+    }
+    // Miniflare's exit hook answers SIGTERM/SIGINT with process.exit(143/130) before our
+    // server can close; drop its signal listeners (server.mjs installs its own, which dispose
+    // Miniflare and exit 0). Its "exit" listener stays: it kills workerd on any process exit.
+    for (const [sig, had] of before) {
+      for (const l of process.listeners(sig)) if (!had.has(l)) process.removeListener(sig, l);
+    }
     await this.mf.ready;
     // Touch every database once so its SQLite file exists and the first request is fast.
     for (const d of this.databases) {
@@ -146,6 +165,15 @@ export class D1Engine {
       const mf = this.mf;
       this.mf = null;
       await mf.dispose();
+    }
+    this.#removeTmp();
+  }
+
+  #removeTmp() {
+    if (this.tmpRoot) {
+      try {
+        fs.rmSync(this.tmpRoot, { recursive: true, force: true });
+      } catch { /* best effort */ }
     }
   }
 }
