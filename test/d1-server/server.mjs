@@ -593,6 +593,7 @@ export async function startServer(opts) {
       }
     }
     if (!route) {
+      stats.requests_by_endpoint.other = (stats.requests_by_endpoint.other ?? 0) + 1;
       noRoute();
       return "other";
     }
