@@ -23,6 +23,12 @@ void append_integer_literal(std::string &out, int64_t v);
 
 // Shortest text that round-trips to exactly the same double, always spelled as a REAL
 // (contains '.', 'e' or is 9e999): 1.0 -> "1.0", 1e300 -> "1e+300", 0.1 -> "0.1".
+// SQLite's own decimal-to-double conversion is not correctly rounded, so when the shortest
+// digits lie too close to the edge of the double's rounding interval 17 or 18 significant
+// digits are written instead, and magnitudes below 1e-270 (which SQLite up to 3.42 misreads
+// whatever the digits) are written as an exact product of two literals, e.g.
+// "(6.624337284222476e-170*7.458340731200207e-155)" for 5e-324. Valid wherever a literal is
+// in DML; in a column DEFAULT it needs the parentheses it already has.
 // +Infinity -> "9e999", -Infinity -> "-9e999" (SQLite stores them as REAL Inf).
 // NaN throws Error 22000 (SQLite cannot store NaN as REAL).
 // -0.0 -> "-0.0".
