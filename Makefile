@@ -14,7 +14,15 @@ REGRESS_OPTS = --load-extension=pg2d1
 
 PG_CONFIG ?= pg_config
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-register -fPIC -Isrc
-SHLIB_LINK = $(shell pkg-config --libs libcurl jansson) -lstdc++
+# jansson is linked statically and bound inside pg2d1.so (-Bsymbolic, --exclude-libs):
+# linked dynamically, its json_object() and friends resolve to the postgres executable's
+# SQL functions of the same names. Debian's libjansson.a is built without -fPIC; its only
+# references to outside data (stdin, malloc, free taken by address) are renamed to local
+# definitions in src/pg/jansson_link.cpp so it links into a shared object.
+JANSSON_A = $(shell pkg-config --variable=libdir jansson)/libjansson.a
+EXTRA_CLEAN = libjansson_pg2d1.a
+SHLIB_LINK = libjansson_pg2d1.a $(shell pkg-config --libs libcurl) -lstdc++ -Wl,-Bsymbolic \
+	-Wl,--exclude-libs,libjansson_pg2d1.a
 
 # No LLVM bitcode for JIT inlining: our C++ is never worth inlining into plans, and it
 # keeps the build independent of the clang version PostgreSQL was built with.
@@ -26,3 +34,8 @@ include $(PGXS)
 # PostgreSQL's headers as system headers, so their warnings don't drown ours.
 override CPPFLAGS := $(patsubst -I%,-isystem %,$(filter -I$(includedir)%,$(CPPFLAGS))) \
 	$(filter-out -I$(includedir)%,$(CPPFLAGS))
+
+libjansson_pg2d1.a: $(JANSSON_A)
+	objcopy --redefine-sym stdin=pg2d1_jansson_stdin --redefine-sym malloc=pg2d1_jansson_malloc \
+		--redefine-sym free=pg2d1_jansson_free $< $@
+$(shlib): libjansson_pg2d1.a

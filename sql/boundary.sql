@@ -8,7 +8,8 @@ SELECT pg2d1._boundary_selftest('bad_alloc');
 SELECT pg2d1._boundary_selftest('unknown');
 -- A PostgreSQL error raised under pg_call keeps its own SQLSTATE and message.
 SELECT pg2d1._boundary_selftest('pg_error');
-\set VERBOSITY verbose
+-- SQLSTATEs: ours for pg2d1::Error, PostgreSQL's own for a PostgreSQL error.
+\set VERBOSITY sqlstate
 SELECT pg2d1._boundary_selftest('cpp_error');
 SELECT pg2d1._boundary_selftest('pg_error');
 \set VERBOSITY default

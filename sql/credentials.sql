@@ -17,7 +17,9 @@ SELECT pg2d1_query('SELECT 1');
 CREATE USER MAPPING FOR CURRENT_USER SERVER d1 OPTIONS (api_token 'sekrit-token');
 -- Nothing listens on port 9: a clear connection error after retries, no token in it.
 SET pg2d1.max_retries = 1;
+\set VERBOSITY terse
 SELECT pg2d1_query('SELECT 1');
+\set VERBOSITY default
 SELECT "check", ok FROM pg2d1_validate();
 -- A named target that is not a pg2d1 server.
 CREATE FOREIGN DATA WRAPPER other_fdw;
