@@ -54,6 +54,9 @@ struct Response {
 	std::vector<StatementResult> statements; // for /query and /raw; empty otherwise
 	std::optional<double> retry_after_s;     // from the Retry-After header, if any
 	std::string body_excerpt;                // first ≤ 300 chars of a non-JSON body (for DETAIL)
+	bool body_is_json = false;               // the body parsed as a JSON object
+	std::string transport_error;             // set by D1Client when no HTTP response came (status 0)
+	std::string cf_ray;                      // the cf-ray response header, if any (for support)
 
 	// "D1 said: <code> <message>; …" or a description of the HTTP failure; for DETAIL.
 	std::string describe() const;
