@@ -395,14 +395,14 @@ void Migration::ledger_checkpoint(const Chunk &chunk, uint64_t rows, const char 
 		                   Float8GetDatum(started_epoch)};
 		if (SPI_execute_with_args(
 		        "INSERT INTO pg2d1.checkpoints (job_id, table_name, start_id, end_id, records_processed, status, "
-		        "started_at, completed_at, remote_synced) VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), now(), "
+		        "started_at, completed_at, remote_synced) VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), clock_timestamp(), "
 		        "true)",
 		        7, types, values, nullptr, false, 0) != SPI_OK_INSERT) {
 			elog(ERROR, "pg2d1: could not record the checkpoint");
 		}
 		Oid t2[2] = {INT8OID, INT8OID};
 		Datum v2[2] = {Int64GetDatum(result_.job_id), Int64GetDatum((int64)result_.rows)};
-		SPI_execute_with_args("UPDATE pg2d1.jobs SET rows_done = $2, updated_at = now() WHERE job_id = $1", 2, t2, v2,
+		SPI_execute_with_args("UPDATE pg2d1.jobs SET rows_done = $2, updated_at = clock_timestamp() WHERE job_id = $1", 2, t2, v2,
 		                      nullptr, false, 0);
 	});
 }
@@ -411,8 +411,8 @@ void Migration::ledger_finish() {
 	pg_call([&] {
 		Oid types[2] = {INT8OID, INT8OID};
 		Datum values[2] = {Int64GetDatum(result_.job_id), Int64GetDatum((int64)result_.rows)};
-		SPI_execute_with_args("UPDATE pg2d1.jobs SET status = 'completed', rows_done = $2, finished_at = now(), "
-		                      "updated_at = now() WHERE job_id = $1",
+		SPI_execute_with_args("UPDATE pg2d1.jobs SET status = 'completed', rows_done = $2, finished_at = clock_timestamp(), "
+		                      "updated_at = clock_timestamp() WHERE job_id = $1",
 		                      2, types, values, nullptr, false, 0);
 	});
 }

@@ -41,8 +41,8 @@ check_eq "checkpoint ranges tile the key space" "1|25000|25001|50000|50001|75000
   d1_sqlite "SELECT group_concat(start_id || '|' || end_id, '|') FROM (SELECT * FROM migration_checkpoints WHERE table_name='coordinate_speed_new' ORDER BY start_id)"
 check_eq "secondary indexes built after the load" "idx_coordinate_speed_lat_lon
 idx_coordinate_speed_name" d1_sqlite "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='coordinate_speed_new' AND sql IS NOT NULL ORDER BY 1"
-check_eq "local ledger: job completed with 100,000 rows" "completed|100000|100000|100.0" \
-  q "SELECT status, rows_done, rows_total, percent FROM pg2d1_progress WHERE table_name = 'coordinate_speed_new'"
+check_eq "local ledger: job completed with 100,000 rows and a rate" "completed|100000|100000|100.0|t" \
+  q "SELECT status, rows_done, rows_total, percent, rows_per_sec > 0 FROM pg2d1_progress WHERE table_name = 'coordinate_speed_new'"
 
 check "migrate camera_locations (traditional mode)" \
   q "SELECT pg2d1_migrate('camera_locations', mode => 'traditional', wait => true)"
