@@ -14,7 +14,7 @@ WORK=$(mktemp -d /tmp/pg2d1-bench.XXXXXX); chmod 755 "$WORK"
 start_pg "$WORK/pg" >/dev/null
 start_d1 "$WORK/d1"
 createdb bench; export PGDATABASE=bench
-pgsql -v rows="$ROWS" -v cameras=10 -f bench/generate.sql >/dev/null
+pgsql -v rows="$ROWS" -v cameras=10 -f bench/generate.sql >/dev/null 2>&1
 setup_pg2d1_server >/dev/null
 psql -X -q -c "CREATE TABLE coordinate_speed_base AS SELECT * FROM coordinate_speed_new WHERE id <= $BASE_ROWS; ALTER TABLE coordinate_speed_base ADD PRIMARY KEY (id)"
 psql -X -q -A -t -c "SELECT count(*) FROM pg2d1_setup_schema(ARRAY['coordinate_speed_new','coordinate_speed_base']::regclass[], create_indexes => false)" >/dev/null
