@@ -1,0 +1,643 @@
+// d1_client.cpp — D1 REST client: one reused libcurl handle (keep-alive), retries with
+// jittered exponential backoff, Retry-After, a requests/s token bucket, abortable waits.
+// Must never put the API token anywhere but the Authorization header (errors are redacted
+// too), never retry a permanent failure, never raise signals (CURLOPT_NOSIGNAL).
+// Called by the PostgreSQL side (src/pg/*) for validate, setup_schema, migrate and query.
+#include "d1_client.hpp"
+
+#include "error.hpp"
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <strings.h>
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace pg2d1 {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Millis = std::chrono::duration<double, std::milli>;
+
+constexpr auto kSlice = std::chrono::milliseconds(50); // longest wait between abort polls
+constexpr int kSliceMs = 50;
+constexpr double kMaxRetryAfterS = 300;                 // Cloudflare blocks for at most 5 minutes
+constexpr size_t kMaxResponseBytes = size_t(256) << 20; // D1 caps results at 50 MB
+constexpr const char *kUserAgent = "pg2d1/0.1";
+
+struct JsonDeleter {
+	void operator()(json_t *j) const {
+		json_decref(j);
+	}
+};
+using JsonPtr = std::unique_ptr<json_t, JsonDeleter>;
+
+void init_curl_once() {
+	static std::once_flag once;
+	static CURLcode result = CURLE_OK;
+	std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
+	if (result != CURLE_OK)
+		throw Error(sqlstate::kInternal, "libcurl could not be initialised", curl_easy_strerror(result));
+}
+
+// --- configuration ----------------------------------------------------------------------
+
+[[noreturn]] void bad_config(const std::string &message, const std::string &hint) {
+	throw Error(sqlstate::kInvalidParameter, message, {}, hint);
+}
+
+bool is_path_safe(const std::string &s) {
+	return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; });
+}
+
+bool is_header_safe(const std::string &s) {
+	return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c > 0x20 && c < 0x7F; });
+}
+
+bool starts_with(const std::string &s, const char *prefix) {
+	return s.compare(0, std::strlen(prefix), prefix) == 0;
+}
+
+void validate_config(const D1Config &c) {
+	const char *server_hint = "Set account_id and database_id in the options of the pg2d1 foreign server.";
+	if (c.account_id.empty())
+		bad_config("D1 account_id is empty", server_hint);
+	if (c.database_id.empty())
+		bad_config("D1 database_id is empty", server_hint);
+	if (!is_path_safe(c.account_id) || !is_path_safe(c.database_id))
+		bad_config("D1 account_id and database_id may only contain letters, digits, '-' and '_'", server_hint);
+	if (c.api_token.empty())
+		bad_config("D1 api_token is empty",
+		           "Set api_token in the user mapping for the server (or CLOUDFLARE_API_TOKEN in the environment).");
+	if (!is_header_safe(c.api_token))
+		bad_config("D1 api_token contains characters that cannot be sent in an HTTP header",
+		           "Copy the token again without spaces or line breaks.");
+	if (!starts_with(c.api_url, "https://") && !starts_with(c.api_url, "http://"))
+		bad_config("D1 api_url must start with https:// or http://",
+		           "Use https://api.cloudflare.com/client/v4 (the default) or a local test server URL.");
+	if (c.request_timeout_ms <= 0 || c.connect_timeout_ms <= 0 || c.max_retries < 0 || c.backoff_base_ms < 0 ||
+	    c.backoff_max_ms < 0 || !std::isfinite(c.requests_per_second))
+		bad_config("D1 client timeouts, retries and backoff must be positive numbers",
+		           "Check pg2d1.request_timeout_ms, pg2d1.max_retries and pg2d1.requests_per_second.");
+}
+
+std::string strip_trailing_slashes(std::string url) {
+	while (!url.empty() && url.back() == '/')
+		url.pop_back();
+	return url;
+}
+
+// --- error mapping ----------------------------------------------------------------------
+
+std::string redact(std::string text, const std::string &secret) {
+	if (secret.empty())
+		return text;
+	for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at))
+		text.replace(at, secret.size(), "[redacted]");
+	return text;
+}
+
+bool is_retryable(FailureKind k) {
+	return k == FailureKind::Transient || k == FailureKind::RateLimited || k == FailureKind::Overloaded;
+}
+
+bool mentions(const Response &r, std::initializer_list<const char *> needles) {
+	for (const auto &e : r.errors) {
+		for (const char *n : needles) {
+			if (e.message.find(n) != std::string::npos)
+				return true;
+		}
+	}
+	return false;
+}
+
+bool is_statement_error(const Response &r) {
+	for (const auto &e : r.errors) {
+		if (e.code == 7500 || e.message.find("SQLITE_") != std::string::npos)
+			return true;
+	}
+	return false;
+}
+
+std::string attempts_text(int attempts) {
+	return std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts");
+}
+
+Error failure_error(const Response &r, int attempts, const std::string &detail) {
+	using namespace sqlstate;
+	if (r.http_status == 0 && !is_retryable(r.failure))
+		return Error(kConnectionFailure, "D1 request failed", detail,
+		             "Check api_url and the server's network and TLS setup.");
+	switch (r.failure) {
+	case FailureKind::Auth:
+		return Error(kInvalidAuthorization, "D1 rejected the API token", detail,
+		             "Check the api_token in the user mapping for the server and that it has D1 Edit "
+		             "permission for this account.");
+	case FailureKind::NotFound:
+		return Error(kUndefinedObject, "D1 account or database not found", detail,
+		             "Check account_id and database_id in the server options.");
+	case FailureKind::RateLimited:
+		return Error(kConnectionFailure, "D1 request failed after " + attempts_text(attempts), detail,
+		             "Cloudflare's API allows 1200 requests per 5 minutes per user; lower "
+		             "pg2d1.requests_per_second or wait a few minutes before resuming.");
+	case FailureKind::Overloaded:
+		return Error(kConnectionFailure, "D1 request failed after " + attempts_text(attempts), detail,
+		             "The D1 database is overloaded: resume later, or send smaller requests (batch_size, "
+		             "pg2d1.max_request_bytes).");
+	case FailureKind::Transient:
+	case FailureKind::None:
+		return Error(kConnectionFailure, "D1 request failed after " + attempts_text(attempts), detail,
+		             "D1 or the network to it kept failing; writes are idempotent, so the job can be resumed "
+		             "later (pg2d1.max_retries sets how often a request is retried).");
+	case FailureKind::Permanent:
+		break;
+	}
+	if (mentions(r, {"free tier daily"}))
+		return Error(kProgramLimit, "D1 free-tier daily limit reached", detail,
+		             "Upgrade the Cloudflare plan or wait until 00:00 UTC, then resume.");
+	if (mentions(r, {"too long", "TOOBIG", "too many SQL variables"}))
+		return Error(kProgramLimit, "D1 rejected the statement as too large", detail,
+		             "Lower pg2d1.max_statement_bytes or pg2d1.max_bound_params so each statement stays within "
+		             "D1's limits.");
+	if (is_statement_error(r))
+		return Error(kExternalRoutine, "D1 rejected the statement", detail);
+	return Error(kExternalRoutine, "D1 rejected the request", detail);
+}
+
+Error canceled_error() {
+	return Error(sqlstate::kQueryCanceled, "canceled by user request");
+}
+
+bool is_transient_transport(CURLcode rc) {
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_READ_ERROR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+// --- request bodies ---------------------------------------------------------------------
+
+json_t *json_text(const std::string &s, const std::string &what) {
+	json_t *j = json_stringn(s.data(), s.size());
+	if (j == nullptr)
+		throw Error(sqlstate::kDataException, what + " is not valid UTF-8", {},
+		            "D1 takes JSON, which must be UTF-8; check the data and the server encoding.");
+	return j;
+}
+
+JsonPtr statement_json(const Statement &st, size_t index) {
+	const std::string where = "statement " + std::to_string(index + 1);
+	JsonPtr obj(json_object());
+	json_object_set_new(obj.get(), "sql", json_text(st.sql, "the SQL text of " + where));
+	if (st.params.empty())
+		return obj; // never "params": null (D1 answers 7400)
+	json_t *params = json_array();
+	json_object_set_new(obj.get(), "params", params);
+	for (size_t i = 0; i < st.params.size(); ++i) {
+		const auto &p = st.params[i];
+		json_array_append_new(params,
+		                      p ? json_text(*p, "parameter " + std::to_string(i + 1) + " of " + where) : json_null());
+	}
+	return obj;
+}
+
+std::string dump_compact(const json_t *root) {
+	char *text = json_dumps(root, JSON_COMPACT);
+	if (text == nullptr)
+		throw Error(sqlstate::kDataException, "the D1 request body could not be encoded as JSON");
+	std::string out(text);
+	std::free(text);
+	return out;
+}
+
+std::string single_body(const Statement &st) {
+	return dump_compact(statement_json(st, 0).get());
+}
+
+std::string string_field(const json_t *obj, const char *key) {
+	const json_t *v = json_object_get(obj, key);
+	return json_is_string(v) ? std::string(json_string_value(v), json_string_length(v)) : std::string();
+}
+
+long long integer_field(const json_t *obj, const char *key) {
+	const json_t *v = json_object_get(obj, key);
+	return json_is_number(v) ? static_cast<long long>(json_number_value(v)) : 0;
+}
+
+JsonPtr parse_result_object(const std::string &result_json, const char *what) {
+	JsonPtr j(json_loadb(result_json.data(), result_json.size(), JSON_DECODE_INT_AS_REAL, nullptr));
+	if (!j || !json_is_object(j.get()))
+		throw Error(sqlstate::kExternalRoutine, std::string("D1 answered ") + what + " without a result object",
+		            "result: " + result_json.substr(0, 300));
+	return j;
+}
+
+} // namespace
+
+// --- transport ----------------------------------------------------------------------------
+
+struct D1Client::Impl {
+	Impl(const D1Config &config, const std::function<bool()> &should_abort, ClientStats &stats)
+	    : config(config), should_abort(should_abort), stats(stats), base_url(strip_trailing_slashes(config.api_url)) {
+		easy = curl_easy_init();
+		multi = curl_multi_init();
+		if (easy == nullptr || multi == nullptr)
+			throw Error(sqlstate::kInternal, "libcurl could not create a handle");
+		const std::string auth = "Authorization: Bearer " + config.api_token;
+		for (const char *h : {"Content-Type: application/json", "Accept: application/json", "Expect:"})
+			headers = curl_slist_append(headers, h);
+		headers = curl_slist_append(headers, auth.c_str());
+		rng.seed(config.jitter_seed != 0 ? config.jitter_seed
+		                                 : std::random_device{}() ^ Clock::now().time_since_epoch().count());
+		set_fixed_options();
+	}
+	~Impl() {
+		if (multi != nullptr)
+			curl_multi_cleanup(multi);
+		if (easy != nullptr)
+			curl_easy_cleanup(easy);
+		curl_slist_free_all(headers);
+	}
+	Impl(const Impl &) = delete;
+	Impl &operator=(const Impl &) = delete;
+
+	void set_fixed_options();
+	Response exchange(const char *method, const std::string &path, const std::string *body, bool raw_shape);
+	Response perform(const char *method, const std::string &url, const std::string *body, bool raw_shape);
+	CURLcode run_transfer();
+	void throttle();
+	double retry_delay_ms(int attempt, const Response &r);
+	void sleep_ms(double ms);
+	bool abort_requested();
+	void check_abort();
+
+	static size_t on_body(char *data, size_t size, size_t count, void *self);
+	static size_t on_header(char *data, size_t size, size_t count, void *self);
+	static int on_progress(void *self, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
+
+	const D1Config &config;
+	const std::function<bool()> &should_abort;
+	ClientStats &stats;
+	const std::string base_url;
+	CURL *easy = nullptr;
+	CURLM *multi = nullptr;
+	curl_slist *headers = nullptr;
+	char errbuf[CURL_ERROR_SIZE] = {};
+	std::string body;
+	std::string retry_after;
+	std::string cf_ray;
+	bool body_too_large = false;
+	bool aborted = false;
+	std::mt19937_64 rng;
+	Clock::time_point next_slot{};
+	int attempts = 0;
+};
+
+void D1Client::Impl::set_fixed_options() {
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, config.request_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, config.connect_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, kUserAgent);
+	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Impl::on_body);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, this);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Impl::on_header);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, this);
+	curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &Impl::on_progress);
+	curl_easy_setopt(easy, CURLOPT_XFERINFODATA, this);
+	curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+}
+
+size_t D1Client::Impl::on_body(char *data, size_t size, size_t count, void *self) {
+	auto *impl = static_cast<Impl *>(self);
+	const size_t n = size * count;
+	if (impl->body.size() + n > kMaxResponseBytes) {
+		impl->body_too_large = true;
+		return 0; // makes curl fail with CURLE_WRITE_ERROR
+	}
+	impl->body.append(data, n);
+	return n;
+}
+
+// Captures Retry-After and cf-ray (names are case-insensitive); a new status line (after
+// an interim 1xx response) starts a new header block.
+size_t D1Client::Impl::on_header(char *data, size_t size, size_t count, void *self) {
+	auto *impl = static_cast<Impl *>(self);
+	const size_t n = size * count;
+	std::string_view line(data, n);
+	while (!line.empty() && (line.back() == '\r' || line.back() == '\n'))
+		line.remove_suffix(1);
+	if (line.size() >= 5 && line.compare(0, 5, "HTTP/") == 0) {
+		impl->retry_after.clear();
+		impl->cf_ray.clear();
+		return n;
+	}
+	const size_t colon = line.find(':');
+	if (colon == std::string_view::npos)
+		return n;
+	const auto name_is = [&](const char *name) {
+		return colon == std::strlen(name) && strncasecmp(line.data(), name, colon) == 0;
+	};
+	std::string_view value = line.substr(colon + 1);
+	while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+		value.remove_prefix(1);
+	if (name_is("retry-after"))
+		impl->retry_after.assign(value);
+	else if (name_is("cf-ray"))
+		impl->cf_ray.assign(value.substr(0, 64));
+	return n;
+}
+
+int D1Client::Impl::on_progress(void *self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+	auto *impl = static_cast<Impl *>(self);
+	impl->aborted = impl->aborted || impl->abort_requested();
+	return impl->aborted ? 1 : 0;
+}
+
+bool D1Client::Impl::abort_requested() {
+	if (!should_abort)
+		return false;
+	try {
+		return should_abort();
+	} catch (...) {
+		return true; // it must not throw; if it does, stop rather than unwind through libcurl
+	}
+}
+
+void D1Client::Impl::check_abort() {
+	if (aborted || abort_requested()) {
+		aborted = false;
+		throw canceled_error();
+	}
+}
+
+void D1Client::Impl::sleep_ms(double ms) {
+	const auto start = Clock::now();
+	const auto deadline = start + std::chrono::duration_cast<Clock::duration>(Millis(ms));
+	for (auto now = start; now < deadline; now = Clock::now()) {
+		check_abort();
+		std::this_thread::sleep_for(std::min<Clock::duration>(deadline - now, kSlice));
+	}
+	stats.wait_ms += Millis(Clock::now() - start).count();
+	check_abort();
+}
+
+// Token bucket with a burst of one: requests are spaced 1/requests_per_second apart.
+void D1Client::Impl::throttle() {
+	if (config.requests_per_second <= 0)
+		return;
+	const auto now = Clock::now();
+	if (next_slot > now)
+		sleep_ms(Millis(next_slot - now).count());
+	const auto interval = std::chrono::duration_cast<Clock::duration>(Millis(1000.0 / config.requests_per_second));
+	next_slot = std::max(next_slot, now) + interval;
+}
+
+// base * 2^attempt, ±25 % jitter, doubled when D1 is overloaded, capped at backoff_max_ms;
+// never shorter than a Retry-After the server sent.
+double D1Client::Impl::retry_delay_ms(int attempt, const Response &r) {
+	std::uniform_real_distribution<double> jitter(0.75, 1.25);
+	double wait = config.backoff_base_ms * std::ldexp(1.0, std::min(attempt, 30)) * jitter(rng);
+	if (r.failure == FailureKind::Overloaded)
+		wait *= 2;
+	wait = std::min(wait, config.backoff_max_ms);
+	if (r.retry_after_s)
+		wait = std::max(wait, std::min(*r.retry_after_s, kMaxRetryAfterS) * 1000.0);
+	return wait;
+}
+
+CURLcode D1Client::Impl::run_transfer() {
+	curl_multi_add_handle(multi, easy);
+	struct Detach {
+		CURLM *multi;
+		CURL *easy;
+		~Detach() {
+			curl_multi_remove_handle(multi, easy);
+		}
+	} detach{multi, easy};
+	for (;;) {
+		int running = 0;
+		const CURLMcode mc = curl_multi_perform(multi, &running);
+		if (mc != CURLM_OK) {
+			std::snprintf(errbuf, sizeof errbuf, "%s", curl_multi_strerror(mc));
+			return CURLE_FAILED_INIT;
+		}
+		int left = 0;
+		while (CURLMsg *msg = curl_multi_info_read(multi, &left)) {
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+				return msg->data.result;
+		}
+		if (running == 0)
+			return CURLE_GOT_NOTHING;
+		if (abort_requested()) {
+			aborted = true;
+			return CURLE_ABORTED_BY_CALLBACK;
+		}
+		curl_multi_poll(multi, nullptr, 0, kSliceMs, nullptr);
+	}
+}
+
+Response D1Client::Impl::perform(const char *method, const std::string &url, const std::string *request_body,
+                                 bool raw_shape) {
+	check_abort();
+	curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+	if (request_body != nullptr) {
+		curl_easy_setopt(easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request_body->data());
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request_body->size()));
+	} else {
+		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+	}
+	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST,
+	                 std::strcmp(method, "GET") == 0 || std::strcmp(method, "POST") == 0 ? nullptr : method);
+	body.clear();
+	retry_after.clear();
+	cf_ray.clear();
+	errbuf[0] = '\0';
+	body_too_large = false;
+
+	++stats.requests;
+	stats.bytes_sent += request_body != nullptr ? request_body->size() : 0;
+	const CURLcode rc = run_transfer();
+	stats.bytes_received += body.size();
+	if (rc == CURLE_ABORTED_BY_CALLBACK || aborted)
+		check_abort();
+
+	if (rc != CURLE_OK) {
+		Response r;
+		r.failure = is_transient_transport(rc) ? FailureKind::Transient : FailureKind::Permanent;
+		r.transport_error = std::string("curl error ") + std::to_string(rc) + " (" + curl_easy_strerror(rc) + ")";
+		if (errbuf[0] != '\0')
+			r.transport_error += ": " + std::string(errbuf);
+		if (body_too_large)
+			r.transport_error += ": response larger than " + std::to_string(kMaxResponseBytes >> 20) + " MiB";
+		return r;
+	}
+	long status = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	Response r = parse_response(status, body, raw_shape, retry_after);
+	if (r.failure != FailureKind::None && body.find(config.api_token) != std::string::npos) {
+		// a failure body echoing the token (a misbehaving proxy): redact before excerpting,
+		// so that not even a cut-off part of it reaches an error
+		r = parse_response(status, redact(body, config.api_token), raw_shape, retry_after);
+	}
+	r.cf_ray = cf_ray;
+	return r;
+}
+
+Response D1Client::Impl::exchange(const char *method, const std::string &path, const std::string *request_body,
+                                  bool raw_shape) {
+	const std::string url = base_url + path;
+	for (int attempt = 0;; ++attempt) {
+		attempts = attempt + 1;
+		throttle();
+		Response r = perform(method, url, request_body, raw_shape);
+		if (r.failure == FailureKind::None || !is_retryable(r.failure) || attempt >= config.max_retries)
+			return r;
+		++stats.retries;
+		sleep_ms(retry_delay_ms(attempt, r));
+	}
+}
+
+// --- D1Client -----------------------------------------------------------------------------
+
+D1Client::D1Client(D1Config config, std::function<bool()> should_abort)
+    : config_(std::move(config)), should_abort_(std::move(should_abort)) {
+	validate_config(config_);
+	init_curl_once();
+	impl_ = std::make_unique<Impl>(config_, should_abort_, stats_);
+}
+
+D1Client::~D1Client() = default;
+
+Response D1Client::exchange(const char *method, const std::string &path, const std::string *body, bool raw_shape) {
+	return impl_->exchange(method, path, body, raw_shape);
+}
+
+namespace {
+
+std::string database_path(const D1Config &c) {
+	return "/accounts/" + c.account_id + "/d1/database/" + c.database_id;
+}
+
+[[noreturn]] void throw_failure(const Response &r, int attempts, const std::string &token) {
+	throw failure_error(r, attempts, redact(r.describe(), token));
+}
+
+} // namespace
+
+std::vector<StatementResult> D1Client::batch(const std::vector<Statement> &statements) {
+	if (statements.empty())
+		return {};
+	const std::string body = batch_body(statements);
+	Response r = exchange("POST", database_path(config_) + "/query", &body, false);
+	if (r.failure != FailureKind::None)
+		throw_failure(r, impl_->attempts, config_.api_token);
+	const std::string sent = std::to_string(statements.size());
+	if (r.statements.size() != statements.size())
+		throw Error(sqlstate::kExternalRoutine,
+		            "D1 returned " + std::to_string(r.statements.size()) + " results for " + sent + " statements",
+		            redact(r.describe(), config_.api_token),
+		            "The batch may not have been applied; it is safe to resend (writes are idempotent).");
+	for (size_t i = 0; i < r.statements.size(); ++i) {
+		if (!r.statements[i].success)
+			throw Error(sqlstate::kExternalRoutine,
+			            "D1 reported statement " + std::to_string(i + 1) + " of " + sent + " as failed",
+			            redact(r.describe(), config_.api_token));
+	}
+	return std::move(r.statements);
+}
+
+StatementResult D1Client::raw(const Statement &statement) {
+	const std::string body = single_body(statement);
+	Response r = exchange("POST", database_path(config_) + "/raw", &body, true);
+	if (r.failure != FailureKind::None)
+		throw_failure(r, impl_->attempts, config_.api_token);
+	if (r.statements.empty())
+		throw Error(sqlstate::kExternalRoutine, "D1 returned no result for the statement",
+		            redact(r.describe(), config_.api_token));
+	return std::move(r.statements.back());
+}
+
+std::string D1Client::query_json(const std::string &sql) {
+	const std::string body = single_body(Statement{sql, {}});
+	Response r = exchange("POST", database_path(config_) + "/query", &body, false);
+	if (r.failure != FailureKind::None)
+		throw_failure(r, impl_->attempts, config_.api_token);
+	return r.result_json;
+}
+
+DatabaseInfo D1Client::database_info() {
+	Response r = exchange("GET", database_path(config_), nullptr, false);
+	if (r.failure != FailureKind::None)
+		throw_failure(r, impl_->attempts, config_.api_token);
+	const JsonPtr result = parse_result_object(r.result_json, "the database query");
+	DatabaseInfo info;
+	info.uuid = string_field(result.get(), "uuid");
+	info.name = string_field(result.get(), "name");
+	info.version = string_field(result.get(), "version");
+	info.num_tables = integer_field(result.get(), "num_tables");
+	info.file_size = integer_field(result.get(), "file_size");
+	return info;
+}
+
+// Account-owned tokens verify only at /accounts/{id}/tokens/verify and user tokens only at
+// /user/tokens/verify (which answers 1000 for account tokens), so try both.
+TokenInfo D1Client::verify_token() {
+	Response r = exchange("GET", "/accounts/" + config_.account_id + "/tokens/verify", nullptr, false);
+	if (r.failure == FailureKind::Auth || r.failure == FailureKind::NotFound) {
+		const std::string first = r.describe();
+		r = exchange("GET", "/user/tokens/verify", nullptr, false);
+		if (r.failure != FailureKind::None) {
+			const std::string detail = "account endpoint: " + first + "; user endpoint: " + r.describe();
+			throw failure_error(r, impl_->attempts, redact(detail, config_.api_token));
+		}
+	}
+	if (r.failure != FailureKind::None)
+		throw_failure(r, impl_->attempts, config_.api_token);
+	const JsonPtr result = parse_result_object(r.result_json, "the token verification");
+	return TokenInfo{string_field(result.get(), "id"), string_field(result.get(), "status")};
+}
+
+std::string batch_body(const std::vector<Statement> &statements) {
+	JsonPtr root(json_object());
+	json_t *batch = json_array();
+	json_object_set_new(root.get(), "batch", batch);
+	for (size_t i = 0; i < statements.size(); ++i)
+		json_array_append_new(batch, statement_json(statements[i], i).release());
+	return dump_compact(root.get());
+}
+
+} // namespace pg2d1
