@@ -58,7 +58,10 @@ struct Response {
 	std::string transport_error;             // set by D1Client when no HTTP response came (status 0)
 	std::string cf_ray;                      // the cf-ray response header, if any (for support)
 
-	// "D1 said: <code> <message>; …" or a description of the HTTP failure; for DETAIL.
+	// D1's own words or a description of the HTTP failure, for DETAIL, e.g.
+	// `HTTP 400, D1 error 7500: no such table: foo: SQLITE_ERROR`,
+	// `HTTP 504 with a non-JSON body: "<html> …"`, `no HTTP response: curl error 7 (…)`;
+	// followed by " (Retry-After N s)" and " (cf-ray …)" when known.
 	std::string describe() const;
 };
 
