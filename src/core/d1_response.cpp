@@ -402,9 +402,9 @@ FailureKind classify_by_status(long status) {
 		return FailureKind::NotFound;
 	if (status == 429)
 		return FailureKind::RateLimited;
-	if (status >= 400 && status < 500 && status != 408)
-		return FailureKind::Permanent;
-	return FailureKind::Transient; // 5xx, 408, and 2xx/3xx without a usable body
+	if (status >= 300 && status < 500 && status != 408)
+		return FailureKind::Permanent; // 4xx, and redirects (a wrong api_url; never followed)
+	return FailureKind::Transient;     // 5xx, 408, and 2xx with a cut or garbled body
 }
 
 // --- Retry-After ------------------------------------------------------------------------

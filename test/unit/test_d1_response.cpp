@@ -419,6 +419,8 @@ TEST(Classify, D1RestApiSection16Table) {
 	    {429, 7500, "Your account has exceeded D1's free tier daily row read limit.", true, FailureKind::Permanent},
 	    {413, 0, "", false, FailureKind::Permanent},
 	    {408, 0, "", false, FailureKind::Transient},
+	    {301, 0, "", false, FailureKind::Permanent},
+	    {200, 0, "", false, FailureKind::Transient},
 	    {500, 7500, "Internal error", true, FailureKind::Transient},
 	};
 	for (const auto &c : cases) {
