@@ -1,7 +1,6 @@
-// batch_planner.cpp — builds multi-row upsert statements and groups them into D1 requests.
-// Must never let a statement or request exceed a limit, reorder rows, or drop/duplicate one;
-// a row that cannot fit alone throws Error 54000 rather than being cut.
-// Called by the migration driver (src/pg/migrate.*) through BatchPlanner and upsert_*().
+// batch_planner.cpp — packs encoded rows into multi-row upserts and the upserts into D1 requests.
+// Must never exceed a limit, reorder, drop or duplicate a row; a row too big alone throws Error 54000.
+// Called by the migration driver (src/pg/migrate.*) through BatchPlanner and upsert_prefix/suffix().
 #include "batch_planner.hpp"
 
 #include "error.hpp"

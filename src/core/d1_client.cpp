@@ -1,7 +1,5 @@
-// d1_client.cpp — D1 REST client: one reused libcurl handle (keep-alive), retries with
-// jittered exponential backoff, Retry-After, a requests/s token bucket, abortable waits.
-// Must never put the API token anywhere but the Authorization header (errors are redacted
-// too), never retry a permanent failure, never raise signals (CURLOPT_NOSIGNAL).
+// d1_client.cpp — D1 REST client: reused libcurl handle, jittered backoff, Retry-After, token bucket, aborts.
+// Must never put the API token anywhere but the Authorization header, retry a permanent failure, or raise signals.
 // Called by the PostgreSQL side (src/pg/*) for validate, setup_schema, migrate and query.
 #include "d1_client.hpp"
 

@@ -1,7 +1,5 @@
-// d1_response.cpp — parses Cloudflare v4 envelopes (jansson), renders result cells as exact
-// text, classifies failures (d1-rest-api.md §1.6) and parses Retry-After.
-// Must never throw on a malformed body, never lose integer digits it was given, and never
-// see or echo request headers (it only gets the status, the body and Retry-After).
+// d1_response.cpp — parses Cloudflare v4 envelopes, renders cells as exact text, classifies failures.
+// Must never throw on a malformed body, lose integer digits it was given, or see request headers.
 // Called by D1Client after every HTTP exchange; unit-tested with real and broken bodies.
 #include "d1_response.hpp"
 

@@ -1,7 +1,5 @@
-// ddl.cpp — maps PostgreSQL types to SQLite and translates tables, defaults and indexes
-// into CREATE TABLE / CREATE INDEX statements for D1, plus the checkpoint table's DDL.
-// Must never pick a type or default that changes values silently: what it cannot translate
-// is left out and named in `warnings`.
+// ddl.cpp — PostgreSQL → SQLite type mapping, default/table/index translation, checkpoint table DDL.
+// Must never pick a type or default that changes values silently: what it cannot translate is a warning.
 // Called by pg2d1_setup_schema / pg2d1_ddl (src/pg/*) and by the row encoder (value kinds).
 #include "ddl.hpp"
 

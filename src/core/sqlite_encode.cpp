@@ -1,6 +1,5 @@
 // sqlite_encode.cpp — SQLite literals (text, integer, real, blob) and quoted identifiers.
-// Must never emit a literal SQLite reads back as another value, nor allocate per character:
-// these run once per value for millions of rows.
+// Must never emit a literal SQLite reads back as another value, nor allocate per character (hot path).
 // Called by the row encoder (src/pg/scan.*), the batch planner and DDL translation.
 #include "sqlite_encode.hpp"
 

@@ -1,7 +1,5 @@
-// loopback_server.hpp — a scripted HTTP/1.1 server on 127.0.0.1 for the D1 client tests
-// (test-only): answers each request with the next scripted response and records it.
-// Must never listen beyond loopback, and never block the test forever (every wait polls
-// a stop flag).
+// loopback_server.hpp — scripted HTTP/1.1 server on 127.0.0.1 that records requests (test-only).
+// Must never listen beyond loopback or block a test forever (every wait polls a stop flag).
 // Used by test_d1_client.cpp.
 #pragma once
 

@@ -1,8 +1,6 @@
-// test_batch_planner.cpp — proves the planner never exceeds a limit, keeps every row once
-// and in order, places the trailer right, and that its statements are valid idempotent
-// upserts when SQLite runs them.
-// Must never assert on sizes it computed the same way the planner does: limits are checked
-// on the produced text. Run by ctest (pg2d1_unit_tests).
+// test_batch_planner.cpp — proves every limit holds, rows stay once and in order, and upserts run in SQLite.
+// Must never trust sizes computed the planner's way: limits are checked on the produced text.
+// Run by ctest (pg2d1_unit_tests).
 #include "core/batch_planner.hpp"
 
 #include "core/sqlite_encode.hpp"

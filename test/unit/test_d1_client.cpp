@@ -1,6 +1,4 @@
-// test_d1_client.cpp — drives D1Client against a scripted loopback HTTP server: request
-// shape, retries and their limits, Retry-After, cancellation, transport errors, the rate
-// limiter, and that the API token never leaks into an error.
+// test_d1_client.cpp — D1Client against a scripted loopback server: shape, retries, cancel, token secrecy.
 // Must never assert an upper bound on elapsed time tighter than seconds (no flaky timing).
 // Run by ctest (pg2d1_unit_tests).
 #include "core/d1_client.hpp"

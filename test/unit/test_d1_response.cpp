@@ -1,5 +1,4 @@
-// test_d1_response.cpp — parses real D1 envelopes (from d1-rest-api.md) and broken bodies,
-// renders cells exactly, classifies failures and parses Retry-After.
+// test_d1_response.cpp — real D1 envelopes and broken bodies, exact cells, classification, Retry-After.
 // Must never rely on a body shape the real API has not shown without saying so.
 // Run by ctest (pg2d1_unit_tests).
 #include "core/d1_response.hpp"

@@ -1,5 +1,4 @@
-// test_ddl.cpp — type mapping, default translation and CREATE TABLE/INDEX generation, with
-// every generated statement executed in SQLite to prove it is valid and means what it says.
+// test_ddl.cpp — type mapping, default translation and CREATE TABLE/INDEX, all executed in SQLite.
 // Must never accept DDL that only looks right: SQLite runs it.
 // Run by ctest (pg2d1_unit_tests).
 #include "core/ddl.hpp"

@@ -1,5 +1,4 @@
-// test_sqlite_encode.cpp — proves SQLite literals mean exactly the value they encode by
-// running them through a real SQLite, and that invalid text is refused.
+// test_sqlite_encode.cpp — proves literals mean exactly their value by running them through SQLite.
 // Must never compare against the encoder's own output only: SQLite is the oracle.
 // Run by ctest (pg2d1_unit_tests).
 #include "core/sqlite_encode.hpp"
