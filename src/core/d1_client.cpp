@@ -9,7 +9,6 @@
 #include <jansson.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -55,7 +54,9 @@ void init_curl_once() {
 }
 
 bool is_path_safe(const std::string &s) {
-	return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; });
+	return std::all_of(s.begin(), s.end(), [](char c) {
+		return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+	});
 }
 
 bool is_header_safe(const std::string &s) {
@@ -167,6 +168,9 @@ Error failure_error(const Response &r, int attempts, const std::string &detail) 
 		return Error(kProgramLimit, "D1 rejected the statement as too large", detail,
 		             "Lower pg2d1.max_statement_bytes or pg2d1.max_bound_params so each statement stays within "
 		             "D1's limits.");
+	if (r.http_status == 413)
+		return Error(kProgramLimit, "D1 rejected the request as too large", detail,
+		             "Lower pg2d1.max_request_bytes or batch_size.");
 	if (is_statement_error(r))
 		return Error(kExternalRoutine, "D1 rejected the statement", detail);
 	return Error(kExternalRoutine, "D1 rejected the request", detail);
@@ -262,8 +266,10 @@ struct D1Client::Impl {
 	    : config(config), should_abort(should_abort), stats(stats), base_url(strip_trailing_slashes(config.api_url)) {
 		easy = curl_easy_init();
 		multi = curl_multi_init();
-		if (easy == nullptr || multi == nullptr)
+		if (easy == nullptr || multi == nullptr) {
+			release();
 			throw Error(sqlstate::kInternal, "libcurl could not create a handle");
+		}
 		const std::string auth = "Authorization: Bearer " + config.api_token;
 		for (const char *h : {"Content-Type: application/json", "Accept: application/json", "Expect:"})
 			headers = curl_slist_append(headers, h);
@@ -273,11 +279,15 @@ struct D1Client::Impl {
 		set_fixed_options();
 	}
 	~Impl() {
+		release();
+	}
+	void release() {
 		if (multi != nullptr)
 			curl_multi_cleanup(multi);
 		if (easy != nullptr)
 			curl_easy_cleanup(easy);
 		curl_slist_free_all(headers);
+		multi = nullptr, easy = nullptr, headers = nullptr;
 	}
 	Impl(const Impl &) = delete;
 	Impl &operator=(const Impl &) = delete;

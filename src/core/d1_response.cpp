@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -370,7 +369,7 @@ std::string make_excerpt(std::string_view body) {
 std::string lower(std::string_view s) {
 	std::string out(s);
 	for (auto &c : out)
-		c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+		c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; // ASCII only, whatever the locale
 	return out;
 }
 
@@ -480,9 +479,10 @@ std::optional<long long> parse_http_date(std::string_view s) {
 }
 
 std::string_view trim(std::string_view s) {
-	while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+	const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+	while (!s.empty() && space(s.front()))
 		s.remove_prefix(1);
-	while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+	while (!s.empty() && space(s.back()))
 		s.remove_suffix(1);
 	return s;
 }
@@ -540,7 +540,7 @@ std::optional<double> parse_retry_after(std::string_view value, double now_epoch
 	value = trim(value);
 	if (value.empty())
 		return std::nullopt;
-	if (std::isdigit(static_cast<unsigned char>(value.front()))) {
+	if (value.front() >= '0' && value.front() <= '9') {
 		double seconds = 0;
 		const auto res = std::from_chars(value.data(), value.data() + value.size(), seconds, std::chars_format::fixed);
 		if (res.ec != std::errc() || res.ptr != value.data() + value.size() || !std::isfinite(seconds))

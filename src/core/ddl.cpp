@@ -7,7 +7,6 @@
 #include "sqlite_encode.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <unordered_set>
 
 namespace pg2d1 {
@@ -19,14 +18,15 @@ constexpr size_t kD1MaxColumns = 100;
 std::string lower(std::string_view s) {
 	std::string out(s);
 	for (auto &c : out)
-		c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+		c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; // ASCII only, whatever the locale
 	return out;
 }
 
 std::string_view trim(std::string_view s) {
-	while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+	const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+	while (!s.empty() && space(s.front()))
 		s.remove_prefix(1);
-	while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+	while (!s.empty() && space(s.back()))
 		s.remove_suffix(1);
 	return s;
 }
@@ -60,7 +60,7 @@ bool is_number(std::string_view s, bool allow_fraction) {
 	bool seen_point = false, seen_exp = false;
 	for (; i < s.size(); ++i) {
 		const char c = s[i];
-		if (std::isdigit(static_cast<unsigned char>(c))) {
+		if (c >= '0' && c <= '9') {
 			++digits;
 		} else if (c == '.' && allow_fraction && !seen_point && !seen_exp) {
 			seen_point = true;
@@ -171,9 +171,10 @@ std::optional<std::string> string_default(const std::string &text, const std::st
 			return std::nullopt;
 		out = "X'";
 		for (size_t i = 2; i < text.size(); ++i) {
-			if (!std::isxdigit(static_cast<unsigned char>(text[i])))
+			const char c = text[i];
+			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
 				return std::nullopt;
-			out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(text[i]))));
+			out.push_back(c >= 'a' ? static_cast<char>(c - 'a' + 'A') : c);
 		}
 		out.push_back('\'');
 		return out;

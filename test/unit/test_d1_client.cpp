@@ -151,14 +151,15 @@ TEST_F(D1ClientTest, SqlErrorIsNotRetried) {
 
 TEST_F(D1ClientTest, StatementTooLongIsAProgramLimit) {
 	LoopbackServer server({respond(400, d1_error(7500, "statement too long: SQLITE_TOOBIG")),
-	                       respond(400, d1_error(7500, "too many SQL variables at offset 411: SQLITE_ERROR"))});
+	                       respond(400, d1_error(7500, "too many SQL variables at offset 411: SQLITE_ERROR")),
+	                       respond(413, "<html>413 Request Entity Too Large</html>")});
 	D1Client client(config_for(server));
-	for (int i = 0; i < 2; ++i) {
+	for (int i = 0; i < 3; ++i) {
 		const Error e = capture_error([&] { client.batch({Statement{"INSERT …", {}}}); });
 		EXPECT_EQ(e.sqlstate(), sqlstate::kProgramLimit);
-		EXPECT_TRUE(contains(e.hint(), "max_statement_bytes"));
+		EXPECT_TRUE(contains(e.hint(), "pg2d1.max_")) << e.hint();
 	}
-	EXPECT_EQ(server.request_count(), 2u);
+	EXPECT_EQ(server.request_count(), 3u);
 }
 
 TEST_F(D1ClientTest, RateLimitedWaitsForRetryAfter) {
