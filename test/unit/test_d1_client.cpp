@@ -127,6 +127,17 @@ TEST_F(D1ClientTest, RequestShapeHeadersBodyAndKeepAlive) {
 	EXPECT_GT(client.stats().bytes_received, 0u);
 }
 
+TEST_F(D1ClientTest, LargeBodyIsSentWholeWithoutExpectContinue) {
+	LoopbackServer server({respond(200, ok_results(1))});
+	D1Client client(config_for(server));
+	const Statement big{"SELECT '" + std::string(1500000, 'x') + "'", {}};
+	client.batch({big});
+	const auto reqs = server.requests();
+	ASSERT_EQ(reqs.size(), 1u);
+	EXPECT_EQ(reqs[0].headers.count("expect"), 0u) << "no 100-continue round trip";
+	EXPECT_EQ(reqs[0].body, batch_body({big}));
+}
+
 TEST_F(D1ClientTest, RetriesHtml503ThenSucceeds) {
 	LoopbackServer server({respond(503, kHtml503), respond(502, ""), respond(200, ok_results(1))});
 	D1Client client(config_for(server));
