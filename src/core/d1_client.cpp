@@ -12,7 +12,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <strings.h>
 #include <mutex>
@@ -226,12 +225,22 @@ JsonPtr statement_json(const Statement &st, size_t index) {
 	return obj;
 }
 
-std::string dump_compact(const json_t *root) {
-	char *text = json_dumps(root, JSON_COMPACT);
-	if (text == nullptr)
+int append_chunk(const char *buffer, size_t size, void *out) {
+	try {
+		static_cast<std::string *>(out)->append(buffer, size);
+		return 0;
+	} catch (...) {
+		return -1; // never unwind through jansson's C frames
+	}
+}
+
+// Serialised through a callback, so no buffer allocated by jansson has to be freed here
+// (pg2d1.so links its own jansson with its own allocator).
+std::string dump_compact(const json_t *root, size_t size_hint = 0) {
+	std::string out;
+	out.reserve(size_hint);
+	if (json_dump_callback(root, append_chunk, &out, JSON_COMPACT) != 0)
 		throw Error(sqlstate::kDataException, "the D1 request body could not be encoded as JSON");
-	std::string out(text);
-	std::free(text);
 	return out;
 }
 
@@ -643,9 +652,12 @@ std::string batch_body(const std::vector<Statement> &statements) {
 	JsonPtr root(json_object());
 	json_t *batch = json_array();
 	json_object_set_new(root.get(), "batch", batch);
-	for (size_t i = 0; i < statements.size(); ++i)
+	size_t size_hint = 16;
+	for (size_t i = 0; i < statements.size(); ++i) {
 		json_array_append_new(batch, statement_json(statements[i], i).release());
-	return dump_compact(root.get());
+		size_hint += statements[i].sql.size() + statements[i].sql.size() / 16 + 32;
+	}
+	return dump_compact(root.get(), size_hint);
 }
 
 } // namespace pg2d1
