@@ -11,19 +11,30 @@ CREATE FOREIGN DATA WRAPPER pg2d1 VALIDATOR pg2d1_fdw_validator;
 
 -- Local ledger (mirror of D1's migration_checkpoints plus job state).
 CREATE TABLE pg2d1.jobs (
-    job_id      bigserial PRIMARY KEY,
-    table_name  text NOT NULL,
-    relid       oid NOT NULL,
-    status      text NOT NULL CHECK (status IN ('queued','running','paused','completed','failed','cancelled')),
-    rows_done   bigint NOT NULL DEFAULT 0,
-    rows_total  bigint,
-    target      text,
-    options     text,
-    last_error  text,
-    started_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now(),
-    finished_at timestamptz
+    job_id          bigserial PRIMARY KEY,
+    table_name      text NOT NULL,
+    relid           oid NOT NULL,
+    owner           oid NOT NULL,
+    status          text NOT NULL CHECK (status IN ('queued','running','paused','completed','failed','cancelled')),
+    phase           text,
+    rows_done       bigint NOT NULL DEFAULT 0,
+    rows_total      bigint,
+    checkpoint_size bigint NOT NULL,
+    batch_size      integer NOT NULL DEFAULT 0,
+    resume          boolean NOT NULL DEFAULT true,
+    mode            text NOT NULL DEFAULT 'resumable',
+    target          text,
+    depends_on      bigint,
+    pid             integer,
+    requests        bigint NOT NULL DEFAULT 0,
+    retries         bigint NOT NULL DEFAULT 0,
+    bytes_sent      bigint NOT NULL DEFAULT 0,
+    last_error      text,
+    started_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    finished_at     timestamptz
 );
+CREATE INDEX ON pg2d1.jobs (relid, status);
 
 CREATE TABLE pg2d1.checkpoints (
     id                bigserial PRIMARY KEY,
@@ -37,9 +48,21 @@ CREATE TABLE pg2d1.checkpoints (
     started_at        timestamptz,
     completed_at      timestamptz,
     created_at        timestamptz NOT NULL DEFAULT now(),
-    remote_synced     boolean NOT NULL DEFAULT false
+    remote_synced     boolean NOT NULL DEFAULT false,
+    skipped           boolean NOT NULL DEFAULT false  -- completed by an earlier job, not re-sent
 );
 CREATE INDEX ON pg2d1.checkpoints (job_id, start_id);
+
+-- Users see and manage their own jobs (superusers see all), as with pg_cron.
+GRANT USAGE ON SCHEMA pg2d1 TO PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pg2d1.jobs, pg2d1.checkpoints TO PUBLIC;
+GRANT USAGE ON SEQUENCE pg2d1.jobs_job_id_seq, pg2d1.checkpoints_id_seq TO PUBLIC;
+ALTER TABLE pg2d1.jobs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pg2d1.checkpoints ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_jobs ON pg2d1.jobs
+    USING (owner = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user));
+CREATE POLICY own_checkpoints ON pg2d1.checkpoints
+    USING (job_id IN (SELECT job_id FROM pg2d1.jobs));
 
 SELECT pg_catalog.pg_extension_config_dump('pg2d1.jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('pg2d1.checkpoints', '');
@@ -60,7 +83,7 @@ CREATE VIEW pg2d1_progress AS
            '[' || repeat('#', (20 * least(j.rows_done, coalesce(j.rows_total, 0)) / NULLIF(j.rows_total, 0))::int)
                || repeat('.', 20 - coalesce((20 * least(j.rows_done, coalesce(j.rows_total, 0)) / NULLIF(j.rows_total, 0))::int, 0))
                || ']' AS bar,
-           j.last_error
+           j.last_error, j.phase, j.requests, j.retries, j.bytes_sent, j.started_at, j.finished_at
     FROM pg2d1.jobs j;
 
 CREATE FUNCTION pg2d1_validate(target text DEFAULT NULL)
@@ -76,9 +99,130 @@ CREATE FUNCTION pg2d1_setup_schema(tables regclass[], target text DEFAULT NULL, 
 
 CREATE FUNCTION pg2d1_migrate(tbl regclass, checkpoint_size integer DEFAULT NULL, batch_size integer DEFAULT NULL,
                               resume boolean DEFAULT true, mode text DEFAULT 'resumable',
-                              target text DEFAULT NULL, wait boolean DEFAULT false)
+                              target text DEFAULT NULL, wait boolean DEFAULT false, depends_on bigint DEFAULT NULL)
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'pg2d1_migrate' LANGUAGE C;
+
+-- Migrates several tables (or every table of a schema) in foreign-key order: each job
+-- starts when the job of the table it references has completed.
+CREATE FUNCTION pg2d1_migrate_all(tables regclass[] DEFAULT NULL, schema_name name DEFAULT NULL,
+                                  checkpoint_size integer DEFAULT NULL, batch_size integer DEFAULT NULL,
+                                  resume boolean DEFAULT true, mode text DEFAULT 'resumable',
+                                  target text DEFAULT NULL, wait boolean DEFAULT false)
+    RETURNS TABLE (table_name regclass, job_id bigint)
+    LANGUAGE plpgsql AS $$
+DECLARE
+    todo regclass[];
+    ordered regclass[] := '{}';
+    t regclass;
+    progress boolean;
+    prev bigint := NULL;
+BEGIN
+    IF tables IS NULL AND schema_name IS NULL THEN
+        RAISE EXCEPTION 'pg2d1_migrate_all needs tables or schema_name'
+            USING ERRCODE = '22023', HINT = 'pg2d1_migrate_all(ARRAY[''a'',''b'']::regclass[]) or pg2d1_migrate_all(schema_name => ''public'')';
+    END IF;
+    todo := coalesce(tables, ARRAY(SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                   WHERE n.nspname = schema_name AND c.relkind IN ('r','p') AND NOT c.relispartition
+                                   ORDER BY c.relname));
+    -- Topological order over the foreign keys among the given tables.
+    WHILE cardinality(todo) > 0 LOOP
+        progress := false;
+        FOREACH t IN ARRAY todo LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_constraint k
+                           WHERE k.contype = 'f' AND k.conrelid = t AND k.confrelid <> t
+                             AND k.confrelid = ANY (todo)) THEN
+                ordered := ordered || t;
+                todo := array_remove(todo, t);
+                progress := true;
+            END IF;
+        END LOOP;
+        IF NOT progress THEN
+            RAISE EXCEPTION 'foreign keys among % form a cycle', todo USING ERRCODE = '55000';
+        END IF;
+    END LOOP;
+    FOREACH t IN ARRAY ordered LOOP
+        table_name := t;
+        job_id := pg2d1_migrate(t, checkpoint_size, batch_size, resume, mode, target, wait,
+                                CASE WHEN wait THEN NULL ELSE prev END);
+        prev := job_id;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+
+-- Cancels a job: it stops at once; completed checkpoints are kept, the running one is
+-- re-sent by the next run.
+CREATE FUNCTION pg2d1_cancel(job bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    worker int;
+BEGIN
+    UPDATE pg2d1.jobs SET status = 'cancelled', finished_at = clock_timestamp(), updated_at = clock_timestamp(),
+                          phase = NULL
+     WHERE job_id = job AND status IN ('queued','running')
+    RETURNING pid INTO worker;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    UPDATE pg2d1.checkpoints SET status = 'pending' WHERE job_id = job AND status = 'in_progress';
+    IF worker IS NOT NULL THEN
+        PERFORM pg_terminate_backend(worker);
+    END IF;
+    RETURN true;
+END $$;
+
+-- Checkpoints left 'in_progress' by a job whose worker is gone go back to 'pending'
+-- (locally and in D1); jobs left 'running' without a worker become 'failed'.
+CREATE FUNCTION pg2d1_reset_stuck(tbl regclass, target text DEFAULT NULL) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    n integer;
+    live boolean;
+BEGIN
+    SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
+                     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                     AND l.classid = 1882350641::oid AND l.objid = tbl::oid AND l.objsubid = 1) INTO live;
+    IF live THEN
+        RAISE EXCEPTION 'a pg2d1 worker is migrating % right now', tbl
+            USING ERRCODE = '55006', HINT = 'Cancel it first with pg2d1_cancel(job_id).';
+    END IF;
+    UPDATE pg2d1.checkpoints c SET status = 'pending'
+      FROM pg2d1.jobs j WHERE j.job_id = c.job_id AND j.relid = tbl AND c.status = 'in_progress';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    UPDATE pg2d1.jobs SET status = 'failed', last_error = 'worker gone (reset by pg2d1_reset_stuck)',
+                          finished_at = clock_timestamp(), pid = NULL
+     WHERE relid = tbl AND status = 'running';
+    PERFORM pg2d1_query(format($q$UPDATE migration_checkpoints SET status = 'pending' WHERE table_name = %L AND status = 'in_progress'$q$,
+                               (SELECT relname FROM pg_class WHERE oid = tbl)), target);
+    RETURN n;
+END $$;
+
+-- Failed checkpoints are retried by the next run anyway; this marks them pending and
+-- starts that run.
+CREATE FUNCTION pg2d1_retry_failed(tbl regclass, target text DEFAULT NULL, wait boolean DEFAULT false)
+    RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE pg2d1.checkpoints c SET status = 'pending', error_message = NULL
+      FROM pg2d1.jobs j WHERE j.job_id = c.job_id AND j.relid = tbl AND c.status = 'failed';
+    PERFORM pg2d1_query(format($q$UPDATE migration_checkpoints SET status = 'pending', error_message = NULL WHERE table_name = %L AND status = 'failed'$q$,
+                               (SELECT relname FROM pg_class WHERE oid = tbl)), target);
+    RETURN pg2d1_migrate(tbl, target => target, wait => wait);
+END $$;
+
+-- Forgets every checkpoint of a table, locally and in D1, so the next run starts over.
+-- D1's copy of the rows is left as it is (re-sending overwrites it).
+CREATE FUNCTION pg2d1_reset(tbl regclass, target text DEFAULT NULL) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    n integer;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg2d1.jobs WHERE relid = tbl AND status IN ('queued','running')) THEN
+        RAISE EXCEPTION 'a pg2d1 job for % is queued or running', tbl
+            USING ERRCODE = '55006', HINT = 'Cancel it first with pg2d1_cancel(job_id), or pg2d1_reset_stuck if its worker is gone.';
+    END IF;
+    DELETE FROM pg2d1.jobs WHERE relid = tbl;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    PERFORM pg2d1_query(format($q$DELETE FROM migration_checkpoints WHERE table_name = %L$q$,
+                               (SELECT relname FROM pg_class WHERE oid = tbl)), target);
+    RETURN n;
+END $$;
 
 CREATE FUNCTION pg2d1_query(sql text, target text DEFAULT NULL) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'pg2d1_query' LANGUAGE C;

@@ -6,7 +6,7 @@ FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE p.proname LIKE 'pg2d1%' AND n.nspname = 'public' ORDER BY 1;
 SELECT table_name FROM information_schema.views WHERE table_name LIKE 'pg2d1%' ORDER BY 1;
 LOAD 'pg2d1';
-SELECT name, setting, context FROM pg_settings WHERE name LIKE 'pg2d1.%' ORDER BY 1;
+SELECT name, boot_val, context FROM pg_settings WHERE name LIKE 'pg2d1.%' AND name <> 'pg2d1.database' ORDER BY 1;
 -- The local ledger starts empty and the progress view is readable.
 SELECT count(*) FROM pg2d1_progress;
 SELECT count(*) FROM pg2d1_checkpoints;

@@ -14,6 +14,7 @@ extern "C" {
 }
 
 #include <exception>
+#include <string>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -24,17 +25,26 @@ namespace pg2d1 {
 // re-raised unchanged (same SQLSTATE, message, detail, hint, context) at the boundary.
 class PgError : public std::exception {
   public:
-	explicit PgError(ErrorData *edata) : edata_(edata) {
+	explicit PgError(ErrorData *edata)
+	    : edata_(edata), message_(edata && edata->message ? edata->message : "PostgreSQL error"),
+	      detail_(edata && edata->detail ? edata->detail : "") {
 	}
 	const char *what() const noexcept override {
-		return edata_ && edata_->message ? edata_->message : "PostgreSQL error";
+		return message_.c_str();
 	}
+	const std::string &detail() const noexcept {
+		return detail_;
+	}
+	// Valid only while the memory context current at pg_call() lives (not after a worker
+	// aborts its transaction); the boundary re-raises it before that.
 	ErrorData *edata() const noexcept {
 		return edata_;
 	}
 
   private:
-	ErrorData *edata_; // palloc'd in the memory context current when pg_call() started
+	ErrorData *edata_;
+	std::string message_; // owned copies, safe after the transaction is gone
+	std::string detail_;
 };
 
 namespace detail {

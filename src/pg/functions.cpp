@@ -6,13 +6,19 @@
 #include "catalog.hpp"
 #include "credentials.hpp"
 #include "guc.hpp"
-#include "migrate.hpp"
+#include "jobs.hpp"
 #include "core/d1_client.hpp"
 #include "core/ddl.hpp"
 #include "core/error.hpp"
 
 extern "C" {
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "storage/latch.h"
+#include "utils/acl.h"
+#include "utils/wait_event.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -26,6 +32,7 @@ extern "C" {
 #include <cmath>
 #include <new>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -109,6 +116,11 @@ SourceTable load_table_spi(Oid relid) {
 	SourceTable t = load_source_table(relid);
 	pg_call([] { SPI_finish(); });
 	return t;
+}
+
+Oid get_jobs_seq() {
+	Oid nsp = get_namespace_oid("pg2d1", false);
+	return get_relname_relid("jobs_job_id_seq", nsp);
 }
 
 void notice(const std::string &msg) {
@@ -224,48 +236,286 @@ PG2D1_FUNCTION(pg2d1_setup_schema) {
 	return (Datum)0;
 }
 
+namespace pg2d1 {
+namespace {
+
+struct JobRow {
+	bool found = false;
+	std::string status;
+	std::string last_error;
+	int64_t rows_done = 0;
+	int64_t rows_total = 0;
+	int64_t requests = 0;
+	int64_t retries = 0;
+	int64_t bytes_sent = 0;
+	double seconds = 0;
+};
+
+JobRow read_job(int64_t job_id) {
+	JobRow j;
+	pg_call([&] {
+		Oid types[1] = {INT8OID};
+		Datum values[1] = {Int64GetDatum(job_id)};
+		SPI_execute_with_args("SELECT status, coalesce(last_error, ''), rows_done, coalesce(rows_total, 0), requests, "
+		                      "retries, bytes_sent, extract(epoch FROM coalesce(finished_at, clock_timestamp()) - "
+		                      "started_at)::float8 FROM pg2d1.jobs WHERE job_id = $1",
+		                      1, types, values, nullptr, false, 0); // not read-only: a fresh snapshot each time
+		if (SPI_processed == 0) {
+			return;
+		}
+		HeapTuple t = SPI_tuptable->vals[0];
+		TupleDesc d = SPI_tuptable->tupdesc;
+		bool isnull;
+		j.found = true;
+		j.status = SPI_getvalue(t, d, 1);
+		j.last_error = SPI_getvalue(t, d, 2);
+		j.rows_done = DatumGetInt64(SPI_getbinval(t, d, 3, &isnull));
+		j.rows_total = DatumGetInt64(SPI_getbinval(t, d, 4, &isnull));
+		j.requests = DatumGetInt64(SPI_getbinval(t, d, 5, &isnull));
+		j.retries = DatumGetInt64(SPI_getbinval(t, d, 6, &isnull));
+		j.bytes_sent = DatumGetInt64(SPI_getbinval(t, d, 7, &isnull));
+		j.seconds = DatumGetFloat8(SPI_getbinval(t, d, 8, &isnull));
+	});
+	return j;
+}
+
+struct CheckpointRow {
+	int64_t id;
+	int64_t start_id;
+	int64_t end_id;
+	int64_t rows;
+	bool skipped;
+};
+
+// Completed checkpoints of the job, and the number of planned ones.
+std::vector<CheckpointRow> completed_checkpoints(int64_t job_id, int64_t &planned) {
+	std::vector<CheckpointRow> out;
+	pg_call([&] {
+		Oid types[1] = {INT8OID};
+		Datum values[1] = {Int64GetDatum(job_id)};
+		SPI_execute_with_args("SELECT id, start_id, end_id, records_processed, skipped, status = 'completed', "
+		                      "count(*) OVER () FROM pg2d1.checkpoints WHERE job_id = $1 ORDER BY start_id",
+		                      1, types, values, nullptr, false, 0);
+		planned = 0;
+		for (uint64 i = 0; i < SPI_processed; i++) {
+			HeapTuple t = SPI_tuptable->vals[i];
+			TupleDesc d = SPI_tuptable->tupdesc;
+			bool isnull;
+			planned = DatumGetInt64(SPI_getbinval(t, d, 7, &isnull));
+			if (!DatumGetBool(SPI_getbinval(t, d, 6, &isnull))) {
+				continue;
+			}
+			out.push_back({DatumGetInt64(SPI_getbinval(t, d, 1, &isnull)), DatumGetInt64(SPI_getbinval(t, d, 2, &isnull)),
+			               DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), DatumGetInt64(SPI_getbinval(t, d, 4, &isnull)),
+			               DatumGetBool(SPI_getbinval(t, d, 5, &isnull))});
+		}
+	});
+	return out;
+}
+
+std::string format_eta(double seconds) {
+	if (seconds < 0 || seconds > 1e7) {
+		return "unknown";
+	}
+	long s = static_cast<long>(seconds + 0.5);
+	char buf[64];
+	snprintf(buf, sizeof buf, "%02ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+	return buf;
+}
+
+// Waits for a job run by a worker, reporting each completed checkpoint as a NOTICE.
+// Raises when the job fails or the worker disappears.
+void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHandle *handle) {
+	std::set<int64_t> reported;
+	bool skip_note_done = false;
+	int missing_after_stop = 0;
+	for (;;) {
+		pg_call([] {
+			(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 200L, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			if (SPI_connect() != SPI_OK_CONNECT) {
+				elog(ERROR, "pg2d1: SPI_connect failed");
+			}
+		});
+		JobRow job = read_job(job_id);
+		int64_t planned = 0;
+		std::vector<CheckpointRow> done = completed_checkpoints(job_id, planned);
+		pg_call([] { SPI_finish(); });
+		size_t skipped = 0;
+		for (auto &c : done) {
+			skipped += c.skipped ? 1 : 0;
+		}
+		if (skipped && !skip_note_done) {
+			notice(table + ": " + std::to_string(skipped) + " checkpoints already completed in D1 and the ledger");
+			skip_note_done = true;
+		}
+		size_t ordinal = 0;
+		for (auto &c : done) {
+			ordinal++;
+			if (c.skipped || reported.count(c.id)) {
+				continue;
+			}
+			reported.insert(c.id);
+			double rate = job.seconds > 0 ? job.rows_done / job.seconds : 0;
+			double eta = rate > 0 ? (job.rows_total - job.rows_done) / rate : -1;
+			char buf[400];
+			snprintf(buf, sizeof buf, "%s checkpoint %zu/%lld: ids %lld..%lld, %lld rows; %lld of %lld rows, %.0f rows/s, ETA %s",
+			         table.c_str(), ordinal, (long long)planned, (long long)c.start_id, (long long)c.end_id,
+			         (long long)c.rows, (long long)job.rows_done, (long long)job.rows_total, rate,
+			         format_eta(eta).c_str());
+			notice(buf);
+		}
+		if (job.found && job.status == "completed") {
+			double rate = job.seconds > 0 ? job.rows_done / job.seconds : 0;
+			notice("migrated " + std::to_string(job.rows_done) + " rows in " + std::to_string(job.seconds).substr(0, 7) +
+			       " s (" + std::to_string((long long)rate) + " rows/s), " + std::to_string(reported.size()) +
+			       " checkpoints copied, " + std::to_string(skipped) + " already complete, " +
+			       std::to_string(job.requests) + " requests, " + std::to_string(job.retries) + " retries, " +
+			       std::to_string(job.bytes_sent) + " bytes sent");
+			return;
+		}
+		if (job.found && (job.status == "failed" || job.status == "cancelled")) {
+			throw Error(job.status == "failed" ? "38000" : "57014",
+			            "pg2d1 job " + std::to_string(job_id) + " for \"" + table + "\" " + job.status,
+			            job.last_error, job.status == "failed"
+			                                ? "Fix the cause and call pg2d1_migrate again: completed checkpoints are kept."
+			                                : "");
+		}
+		pid_t pid;
+		if (handle && GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED && ++missing_after_stop > 2) {
+			throw Error("XX000", "the pg2d1 worker for job " + std::to_string(job_id) + " exited unexpectedly",
+			            job.found ? "The job is " + job.status + "." : "The job never started.",
+			            "See the server log; calling pg2d1_migrate again resumes the job.");
+		}
+	}
+}
+
+// A job of this table that is queued or held by a live worker.
+std::optional<int64_t> active_job(Oid relid) {
+	std::optional<int64_t> id;
+	bool launcher = launcher_serves_database(MyDatabaseId);
+	pg_call([&] {
+		if (SPI_connect() != SPI_OK_CONNECT) {
+			elog(ERROR, "pg2d1: SPI_connect failed");
+		}
+		Oid types[2] = {OIDOID, BOOLOID};
+		Datum values[2] = {ObjectIdGetDatum(relid), BoolGetDatum(launcher)};
+		SPI_execute_with_args(
+		    "SELECT j.job_id FROM pg2d1.jobs j WHERE j.relid = $1 AND j.status IN ('queued','running') AND ("
+		    "  ($2 AND j.status = 'queued') OR EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE l.locktype = "
+		    "  'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = "
+		    "  current_database()) AND l.classid = 1882350641::oid AND l.objid = j.relid AND l.objsubid = 1)) "
+		    "ORDER BY j.job_id DESC LIMIT 1",
+		    2, types, values, nullptr, false, 0);
+		if (SPI_processed > 0) {
+			bool isnull;
+			id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		SPI_finish();
+	});
+	return id;
+}
+
+} // namespace
+} // namespace pg2d1
+
 // pg2d1_migrate(tbl regclass, checkpoint_size int, batch_size int, resume bool, mode text,
-//               target text, wait bool) → bigint job id
+//               target text, wait bool, depends_on bigint) → bigint job id
 PG2D1_FUNCTION(pg2d1_migrate) {
-	Oid relid = InvalidOid;
-	MigrateOptions opt;
+	JobParams p;
+	memset(&p, 0, sizeof(p));
 	bool wait = false;
+	std::string display;
 	pg_call([&] {
 		if (PG_ARGISNULL(0)) {
 			ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("pg2d1_migrate: table must not be NULL")));
 		}
-		relid = PG_GETARG_OID(0);
-		opt.checkpoint_size = PG_ARGISNULL(1) ? guc_checkpoint_size : PG_GETARG_INT32(1);
-		opt.batch_size = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
-		opt.resume = PG_ARGISNULL(3) ? true : PG_GETARG_BOOL(3);
+		p.relid = PG_GETARG_OID(0);
+		p.checkpoint_size = PG_ARGISNULL(1) ? guc_checkpoint_size : PG_GETARG_INT32(1);
+		p.batch_size = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
+		p.flags = (PG_ARGISNULL(3) || PG_GETARG_BOOL(3)) ? uint32_t(kJobResume) : 0u;
 		wait = !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
+		p.depends_on = (PG_NARGS() > 7 && !PG_ARGISNULL(7)) ? PG_GETARG_INT64(7) : 0;
+		p.dboid = MyDatabaseId;
+		p.owner = GetUserId();
+		display = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(p.relid)));
+		if (pg_class_aclcheck(p.relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK) {
+			ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			                errmsg("permission denied for table %s", display.c_str()),
+			                errdetail("The migration worker runs as the role that calls pg2d1_migrate.")));
+		}
+		if (wait && IsolationUsesXactSnapshot()) {
+			ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			                errmsg("pg2d1_migrate(wait => true) needs READ COMMITTED isolation"),
+			                errdetail("It watches the worker's progress, which a transaction snapshot would hide.")));
+		}
 	});
 	std::string mode = text_arg(fcinfo, 4).value_or("resumable");
 	if (mode != "resumable" && mode != "traditional") {
 		throw Error(sqlstate::kInvalidParameter, "mode must be 'resumable' or 'traditional', not '" + mode + "'");
 	}
-	opt.traditional = mode == "traditional";
-	if (opt.checkpoint_size < 1) {
+	p.flags |= mode == "traditional" ? uint32_t(kJobTraditional) : 0u;
+	if (p.checkpoint_size < 1) {
 		throw Error(sqlstate::kInvalidParameter, "checkpoint_size must be at least 1");
 	}
-	if (opt.batch_size < 0) {
+	if (p.batch_size < 0) {
 		throw Error(sqlstate::kInvalidParameter, "batch_size must not be negative", {},
 		            "batch_size caps the rows of one D1 request; NULL or 0 lets the D1 limits decide.");
 	}
-	if (!wait) {
-		throw Error("0A000", "pg2d1_migrate without wait => true is not available in this version",
-		            "Background workers that run migrations detached from the session are not built yet.",
-		            "Call pg2d1_migrate(…, wait => true): it runs in this session and reports each checkpoint.");
+	std::optional<std::string> target = text_arg(fcinfo, 5);
+	if (target && target->size() >= NAMEDATALEN) {
+		throw Error(sqlstate::kInvalidParameter, "target server name is too long");
 	}
-	Target target = resolve_target(text_arg(fcinfo, 5));
-	MigrateResult r = migrate_table(relid, target, opt);
-	double rate = r.seconds > 0 ? (double)r.rows / r.seconds : 0;
-	notice("migrated " + std::to_string(r.rows) + " rows in " + std::to_string(r.seconds).substr(0, 7) + " s (" +
-	       std::to_string((long long)rate) + " rows/s), " + std::to_string(r.checkpoints_done) + " checkpoints copied, " +
-	       std::to_string(r.checkpoints_skipped) + " already complete, " + std::to_string(r.stats.requests) +
-	       " requests, " + std::to_string(r.stats.retries) + " retries, " + std::to_string(r.stats.bytes_sent) +
-	       " bytes sent");
-	PG_RETURN_INT64(r.job_id);
+	strlcpy(p.target, target.value_or("").c_str(), sizeof(p.target));
+	(void)resolve_target(target); // fail here, in the caller's session, on missing credentials
+	(void)load_table_spi(p.relid); // and on a table pg2d1 cannot migrate
+
+	if (auto running = active_job(p.relid)) {
+		notice("job " + std::to_string(*running) + " is already migrating " + display + "; returning its id");
+		if (wait) {
+			wait_for_job(*running, display, nullptr);
+		}
+		PG_RETURN_INT64(*running);
+	}
+	pg_call([&] { p.job_id = DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(get_jobs_seq()))); });
+	if (wait) {
+		p.flags |= kJobCreateRow;
+		BackgroundWorkerHandle *handle = start_job_worker(p, true);
+		wait_for_job(p.job_id, display, handle);
+		PG_RETURN_INT64(p.job_id);
+	}
+	pg_call([&] {
+		Oid types[10] = {INT8OID, TEXTOID, OIDOID, OIDOID, INT8OID, INT4OID, BOOLOID, TEXTOID, TEXTOID, INT8OID};
+		Datum values[10] = {Int64GetDatum(p.job_id),
+		                    CStringGetTextDatum(display.c_str()),
+		                    ObjectIdGetDatum(p.relid),
+		                    ObjectIdGetDatum(p.owner),
+		                    Int64GetDatum(p.checkpoint_size),
+		                    Int32GetDatum(p.batch_size),
+		                    BoolGetDatum((p.flags & kJobResume) != 0),
+		                    CStringGetTextDatum(mode.c_str()),
+		                    CStringGetTextDatum(p.target),
+		                    Int64GetDatum(p.depends_on)};
+		if (SPI_connect() != SPI_OK_CONNECT) {
+			elog(ERROR, "pg2d1: SPI_connect failed");
+		}
+		SPI_execute_with_args("INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, "
+		                      "batch_size, resume, mode, target, depends_on) VALUES ($1, $2, $3, $4, 'queued', $5, $6, "
+		                      "$7, $8, nullif($9, ''), nullif($10, 0))",
+		                      10, types, values, nullptr, false, 0);
+		SPI_finish();
+	});
+	if (launcher_serves_database(MyDatabaseId)) {
+		wake_launcher_at_commit();
+	} else {
+		start_job_worker(p, false);
+		notice("job " + std::to_string(p.job_id) +
+		       " runs in a background worker now; it is not restarted after a server restart because pg2d1 is not "
+		       "in shared_preload_libraries (or pg2d1.database is another database): call pg2d1_migrate again to "
+		       "resume");
+	}
+	PG_RETURN_INT64(p.job_id);
 }
 
 // pg2d1_query(sql text, target text) → jsonb (D1's result array)

@@ -5,6 +5,7 @@
 
 extern "C" {
 #include "postgres.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 }
 
@@ -19,6 +20,8 @@ int guc_max_statement_bytes = 100000;
 int guc_max_bound_params = 100;
 int guc_max_request_bytes = 1000000;
 int guc_max_statements_per_request = 50;
+char *guc_database = nullptr;
+int guc_max_workers = 4;
 
 void define_gucs() {
 	DefineCustomStringVariable("pg2d1.api_url", "Base URL of the Cloudflare API, used when a server has no api_url.",
@@ -35,17 +38,22 @@ void define_gucs() {
 	                        &guc_request_timeout_ms, 60000, 1000, 600000, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr,
 	                        nullptr);
 	DefineCustomIntVariable("pg2d1.max_statement_bytes", "Largest SQL statement sent to D1, in bytes.",
-	                        "D1 refuses statements over 100,000 bytes.", &guc_max_statement_bytes, 100000, 1000,
-	                        100000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
-	DefineCustomIntVariable("pg2d1.max_bound_params", "Most bound parameters in one D1 statement.",
-	                        "D1 allows 100.", &guc_max_bound_params, 100, 1, 100, PGC_USERSET, 0, nullptr, nullptr,
-	                        nullptr);
+	                        "D1 refuses statements over 100,000 bytes.", &guc_max_statement_bytes, 100000, 1000, 100000,
+	                        PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("pg2d1.max_bound_params", "Most bound parameters in one D1 statement.", "D1 allows 100.",
+	                        &guc_max_bound_params, 100, 1, 100, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("pg2d1.max_request_bytes", "Largest sum of statement bytes in one D1 request.", nullptr,
-	                        &guc_max_request_bytes, 1000000, 1000, 50000000, PGC_USERSET, 0, nullptr, nullptr,
-	                        nullptr);
+	                        &guc_max_request_bytes, 1000000, 1000, 50000000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("pg2d1.max_statements_per_request", "Most statements in one D1 batch request.", nullptr,
-	                        &guc_max_statements_per_request, 50, 2, 10000, PGC_USERSET, 0, nullptr, nullptr,
-	                        nullptr);
+	                        &guc_max_statements_per_request, 50, 2, 10000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	// PGC_POSTMASTER variables can only be defined while preloading (the launcher's setting).
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("pg2d1.database", "Database the pg2d1 launcher watches for jobs.",
+		                           "Needs shared_preload_libraries = 'pg2d1'; jobs in other databases run without "
+		                           "automatic restart.",
+		                           &guc_database, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("pg2d1.max_workers", "Most migration workers the launcher runs at once.", nullptr,
+	                        &guc_max_workers, 4, 1, 64, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("pg2d1");
 }
 

@@ -17,6 +17,8 @@ extern int guc_max_statement_bytes;
 extern int guc_max_bound_params;
 extern int guc_max_request_bytes;
 extern int guc_max_statements_per_request;
+extern char *guc_database;
+extern int guc_max_workers;
 
 void define_gucs();
 

@@ -1,14 +1,14 @@
-// migrate.cpp — the migration driver: plans checkpoints by keyset on the primary key,
-// streams rows through an SPI cursor into the batch planner, sends requests to D1, and
-// keeps the remote (migration_checkpoints) and local (pg2d1.*) ledgers.
-// Must never mark a checkpoint completed unless D1 acknowledged the request carrying its
-// last rows (the completion UPDATE rides in that same, atomic request).
-// Called by pg2d1_migrate in functions.cpp.
+// migrate.cpp — the migration driver run by a pg2d1 worker (see migrate.hpp).
+// Must never hold a transaction open while waiting on D1, and never mark a checkpoint
+// completed unless D1 acknowledged the request that carried its last rows.
+// Called by pg2d1_worker_main in worker.cpp.
 #include "migrate.hpp"
 
 #include "boundary.hpp"
 #include "catalog.hpp"
+#include "credentials.hpp"
 #include "guc.hpp"
+#include "txn.hpp"
 #include "core/batch_planner.hpp"
 #include "core/error.hpp"
 #include "core/sqlite_encode.hpp"
@@ -17,39 +17,25 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/wait_event.h"
 }
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <utility>
 
 namespace pg2d1 {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-	return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-std::string format_eta(double seconds) {
-	if (seconds < 0 || seconds > 1e7) {
-		return "unknown";
-	}
-	long s = static_cast<long>(seconds + 0.5);
-	char buf[64];
-	snprintf(buf, sizeof buf, "%02ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
-	return buf;
-}
-
-// Where the encoder is, so an error can name the row and column.
-struct EncodePosition {
-	int column = -1;
-	int64_t key = 0;
-};
+constexpr int kFetchRows = 5000;
 
 int64_t integer_value(Oid base_type, Datum d) {
 	switch (base_type) {
@@ -102,400 +88,591 @@ void append_value(std::string &out, const SourceColumn &col, Datum d) {
 	append_text_literal(out, std::string_view(s, len));
 }
 
-std::string checkpoint_where(const std::string &table_lit, int64_t start, int64_t end) {
-	return " WHERE table_name = " + table_lit + " AND start_id = " + std::to_string(start) +
-	       " AND end_id = " + std::to_string(end);
+struct Checkpoint {
+	int64_t ledger_id = 0; // pg2d1.checkpoints.id
+	int64_t first = 0;
+	int64_t last = 0;
+	int64_t count = 0;
+	std::string status;
+};
+
+// Runs a parameterised statement through SPI (inside pg_call, inside a transaction).
+int spi_run(const char *sql, std::initializer_list<std::pair<Oid, Datum>> args, bool read_only, long limit = 0) {
+	Oid types[16];
+	Datum values[16];
+	int n = 0;
+	for (auto &a : args) {
+		types[n] = a.first;
+		values[n] = a.second;
+		n++;
+	}
+	int rc = SPI_execute_with_args(sql, n, types, values, nullptr, read_only, limit);
+	if (rc < 0) {
+		elog(ERROR, "pg2d1: internal query failed (%d): %s", rc, sql);
+	}
+	return rc;
 }
 
 class Migration {
   public:
-	Migration(Oid relid, const Target &target, const MigrateOptions &opt)
-	    : relid_(relid), target_(target), opt_(opt), client_(target.config, interrupt_requested) {
+	Migration(const JobParams &p) : p_(p) {
 	}
-
-	MigrateResult run();
+	void run();
 
   private:
-	struct Chunk {
-		int64_t first = 0;
-		int64_t last = 0;
-		int64_t count = 0;
-	};
+	bool claim_job();
+	void wait_for_dependency();
+	void prepare();
+	void plan(std::optional<int64_t> after);
+	void copy(Checkpoint &cp, size_t index);
+	void mark_local(const Checkpoint &cp, const char *status, const std::string &error, int64_t rows);
+	void mark_remote_failed(const Checkpoint &cp, const std::string &message);
+	void update_job_progress(bool force);
+	void set_phase(const std::string &phase);
+	std::string where_range(const Checkpoint &cp) const;
 
-	void load_table();
-	void prepare_remote();
-	bool next_chunk(std::optional<int64_t> after, Chunk &chunk);
-	uint64_t copy_chunk(const Chunk &chunk);
-	void send(Request &&req);
-	void mark_remote_failed(const Chunk &chunk, const std::string &message);
-	void notice_progress(const Chunk &chunk, uint64_t chunk_no);
-	// local ledger
-	void ledger_start();
-	void ledger_checkpoint(const Chunk &chunk, uint64_t rows, const char *status, double started_epoch);
-	void ledger_finish();
-	std::string table_literal() const;
-
-	Oid relid_;
-	const Target &target_;
-	MigrateOptions opt_;
-	D1Client client_;
+	JobParams p_;
+	std::optional<D1Client> client_;
+	Target target_;
 	SourceTable table_;
-	std::string pk_name_;
-	std::map<std::pair<int64_t, int64_t>, int64_t> completed_remote_;
-	MigrateResult result_;
+	std::string pk_;
+	std::string table_lit_;
+	std::vector<Checkpoint> checkpoints_;
+	std::map<std::pair<int64_t, int64_t>, int64_t> remote_completed_;
 	int64_t rows_total_ = 0;
-	Clock::time_point t0_ = Clock::now();
+	int64_t rows_done_ = 0; // acknowledged by D1 (or completed earlier)
+	Clock::time_point last_progress_ = Clock::now();
 	MemoryContext batch_context_ = nullptr;
-	int guc_nest_level_ = 0;
 };
 
-std::string Migration::table_literal() const {
-	std::string lit;
-	append_text_literal(lit, table_.def.name);
-	return lit;
+std::string Migration::where_range(const Checkpoint &cp) const {
+	return " WHERE table_name = " + table_lit_ + " AND start_id = " + std::to_string(cp.first) +
+	       " AND end_id = " + std::to_string(cp.last);
 }
 
-void Migration::load_table() {
-	table_ = load_source_table(relid_);
+void Migration::set_phase(const std::string &phase) {
+	std::string activity = "pg2d1 job " + std::to_string(p_.job_id) + ": " + table_.display_name + ": " + phase;
+	pg_call([&] { pgstat_report_activity(STATE_RUNNING, activity.c_str()); });
+}
+
+// Takes the table lock and the job row. False when the job is not ours to run.
+bool Migration::claim_job() {
+	bool locked = false;
+	in_transaction([&] {
+		pg_call([&] {
+			spi_run("SELECT pg_catalog.pg_try_advisory_lock($1)", {{INT8OID, Int64GetDatum(table_lock_key(p_.relid))}},
+			        false);
+			bool isnull;
+			locked = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		});
+	});
+	if (!locked) {
+		throw Error("55006", "another pg2d1 worker is migrating this table", {},
+		            "Watch it in pg2d1_progress; pg2d1_migrate returns the running job's id.");
+	}
+	// The job row: inserted by us (wait => true) or by the caller (wait for its commit).
+	std::string status;
+	for (int attempt = 0; attempt < 600 && status.empty(); attempt++) {
+		in_transaction([&] {
+			table_ = load_source_table(p_.relid);
+			pg_call([&] {
+				if (p_.flags & kJobCreateRow) {
+					spi_run("INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, "
+					        "batch_size, resume, mode, target, depends_on) VALUES ($1, $2, $3, $4, 'running', $5, $6, "
+					        "$7, $8, nullif($9, ''), nullif($10, 0)) ON CONFLICT (job_id) DO NOTHING",
+					        {{INT8OID, Int64GetDatum(p_.job_id)},
+					         {TEXTOID, CStringGetTextDatum(table_.display_name.c_str())},
+					         {OIDOID, ObjectIdGetDatum(p_.relid)},
+					         {OIDOID, ObjectIdGetDatum(p_.owner)},
+					         {INT8OID, Int64GetDatum(p_.checkpoint_size)},
+					         {INT4OID, Int32GetDatum(p_.batch_size)},
+					         {BOOLOID, BoolGetDatum((p_.flags & kJobResume) != 0)},
+					         {TEXTOID, CStringGetTextDatum((p_.flags & kJobTraditional) ? "traditional" : "resumable")},
+					         {TEXTOID, CStringGetTextDatum(p_.target)},
+					         {INT8OID, Int64GetDatum(p_.depends_on)}},
+					        false);
+				}
+				spi_run("SELECT status FROM pg2d1.jobs WHERE job_id = $1", {{INT8OID, Int64GetDatum(p_.job_id)}},
+				        true);
+				if (SPI_processed > 0) {
+					status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+				}
+			});
+		});
+		if (status.empty()) {
+			pg_call([] {
+				(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100L, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
+			});
+		}
+	}
+	if (status != "queued" && status != "running") {
+		return false; // cancelled, finished, or never committed by its caller
+	}
+	in_transaction([&] {
+		pg_call([&] {
+			spi_run("UPDATE pg2d1.jobs SET status = 'running', pid = pg_backend_pid(), phase = 'starting', "
+			        "last_error = NULL, updated_at = clock_timestamp() WHERE job_id = $1",
+			        {{INT8OID, Int64GetDatum(p_.job_id)}}, false);
+		});
+	});
+	return true;
+}
+
+void Migration::wait_for_dependency() {
+	if (p_.depends_on == 0) {
+		return;
+	}
+	set_phase("waiting for job " + std::to_string(p_.depends_on));
+	for (;;) {
+		std::string status;
+		in_transaction([&] {
+			pg_call([&] {
+				spi_run("SELECT status FROM pg2d1.jobs WHERE job_id = $1", {{INT8OID, Int64GetDatum(p_.depends_on)}},
+				        true);
+				status = SPI_processed ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : "missing";
+			});
+		});
+		if (status == "completed") {
+			return;
+		}
+		if (status == "failed" || status == "cancelled" || status == "missing") {
+			throw Error("55000", "job " + std::to_string(p_.depends_on) + ", which this job follows, is " + status, {},
+			            "Fix that table first; pg2d1_migrate_all copies tables in foreign-key order.");
+		}
+		pg_call([] {
+			(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 500L, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		});
+	}
+}
+
+void Migration::prepare() {
+	set_phase("preparing");
+	in_transaction([&] {
+		target_ = resolve_target(p_.target[0] ? std::optional<std::string>(p_.target) : std::nullopt);
+		pg_call([&] {
+			std::string sql = "SELECT count(*) FROM " + table_.qualified_name;
+			spi_run(sql.c_str(), {}, true);
+			bool isnull;
+			rows_total_ = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			spi_run("UPDATE pg2d1.jobs SET rows_total = $2, phase = 'planning' WHERE job_id = $1",
+			        {{INT8OID, Int64GetDatum(p_.job_id)}, {INT8OID, Int64GetDatum(rows_total_)}}, false);
+			batch_context_ =
+			    AllocSetContextCreate(TopMemoryContext, "pg2d1 row batch", ALLOCSET_DEFAULT_SIZES);
+		});
+	});
 	if (table_.key_columns.size() != 1 || table_.columns[table_.key_columns[0]].kind != ValueKind::Integer) {
 		throw Error("0A000",
 		            "table \"" + table_.display_name + "\" does not have a single-column integer primary key",
 		            "This version of pg2d1 walks tables by a single integer key (smallint, integer, bigint).",
 		            "Composite and non-integer keys are planned; until then migrate a table with an integer key.");
 	}
-	pk_name_ = table_.columns[table_.key_columns[0]].name;
-	pg_call([&] {
-		std::string sql = "SELECT count(*) FROM " + table_.qualified_name;
-		if (SPI_execute(sql.c_str(), true, 0) != SPI_OK_SELECT) {
-			elog(ERROR, "pg2d1: count failed");
-		}
-		bool isnull;
-		rows_total_ = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	});
-}
+	pk_ = table_.columns[table_.key_columns[0]].name;
+	table_lit_.clear();
+	append_text_literal(table_lit_, table_.def.name);
+	client_.emplace(target_.config, interrupt_requested);
 
-void Migration::prepare_remote() {
+	bool traditional = p_.flags & kJobTraditional;
+	bool have_ledger = false;
+	in_transaction([&] {
+		pg_call([&] {
+			spi_run("SELECT 1 FROM pg2d1.checkpoints WHERE job_id = $1", {{INT8OID, Int64GetDatum(p_.job_id)}}, true,
+			        1);
+			have_ledger = SPI_processed > 0;
+		});
+	});
 	std::vector<Statement> stmts;
 	for (auto &ddl : checkpoint_table_ddl()) {
 		stmts.push_back({ddl, {}});
 	}
 	DdlResult ddl = translate_table(table_.def);
-	// The table with its primary key first; secondary indexes are built after the load.
-	stmts.push_back({ddl.statements.front(), {}});
-	if (!opt_.resume || opt_.traditional) {
-		stmts.push_back({"DELETE FROM migration_checkpoints WHERE table_name = " + table_literal(), {}});
+	stmts.push_back({ddl.statements.front(), {}}); // the table; indexes come after the load
+	bool start_over = !have_ledger && (!(p_.flags & kJobResume) || traditional);
+	if (start_over) {
+		stmts.push_back({"DELETE FROM migration_checkpoints WHERE table_name = " + table_lit_, {}});
 	}
-	client_.batch(stmts);
-	if (opt_.resume && !opt_.traditional) {
-		StatementResult r = client_.raw({"SELECT CAST(start_id AS TEXT), CAST(end_id AS TEXT), records_processed "
-		                                 "FROM migration_checkpoints WHERE status = 'completed' AND table_name = ?1",
-		                                 {table_.def.name}});
+	client_->batch(stmts);
+	if (!start_over) {
+		StatementResult r = client_->raw({"SELECT CAST(start_id AS TEXT), CAST(end_id AS TEXT), records_processed "
+		                                  "FROM migration_checkpoints WHERE status = 'completed' AND table_name = ?1",
+		                                  {table_.def.name}});
 		for (auto &row : r.rows) {
 			if (row.size() == 3 && row[0] && row[1] && row[2]) {
-				completed_remote_[{std::stoll(*row[0]), std::stoll(*row[1])}] = std::stoll(*row[2]);
+				remote_completed_[{std::stoll(*row[0]), std::stoll(*row[1])}] = std::stoll(*row[2]);
 			}
 		}
 	}
-}
-
-bool Migration::next_chunk(std::optional<int64_t> after, Chunk &chunk) {
-	std::string qpk = quote_ident(pk_name_);
-	std::string sql = "SELECT min(k), max(k), count(*) FROM (SELECT " + qpk + "::int8 AS k FROM " +
-	                  table_.qualified_name + " WHERE ($1::int8 IS NULL OR " + qpk + " > $1) ORDER BY " + qpk +
-	                  " LIMIT $2) s";
-	int64_t limit = opt_.traditional ? INT64_MAX : opt_.checkpoint_size;
-	bool found = false;
-	pg_call([&] {
-		Oid types[2] = {INT8OID, INT8OID};
-		Datum values[2] = {Int64GetDatum(after.value_or(0)), Int64GetDatum(limit)};
-		const char nulls[2] = {after ? ' ' : 'n', ' '};
-		if (SPI_execute_with_args(sql.c_str(), 2, types, values, nulls, true, 0) != SPI_OK_SELECT) {
-			elog(ERROR, "pg2d1: checkpoint planning query failed");
-		}
-		HeapTuple tup = SPI_tuptable->vals[0];
-		TupleDesc desc = SPI_tuptable->tupdesc;
-		bool isnull;
-		chunk.count = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		if (chunk.count > 0) {
-			chunk.first = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			chunk.last = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-			found = true;
-		}
-	});
-	return found;
-}
-
-void Migration::send(Request &&req) {
-	std::vector<Statement> stmts;
-	stmts.reserve(req.statements.size());
-	for (auto &s : req.statements) {
-		stmts.push_back({std::move(s), {}});
-	}
-	client_.batch(stmts);
-	check_for_interrupts();
-}
-
-uint64_t Migration::copy_chunk(const Chunk &chunk) {
-	UpsertTarget target{table_.def.name, {}, {pk_name_}};
-	for (auto &c : table_.columns) {
-		target.columns.push_back(c.name);
-	}
-	BatchPlanner planner(target, limits_from_gucs(static_cast<size_t>(opt_.batch_size)));
-	std::string tlit = table_literal();
-	std::string where = checkpoint_where(tlit, chunk.first, chunk.last);
-	if (!opt_.traditional) {
-		client_.batch({{"INSERT INTO migration_checkpoints (table_name, start_id, end_id, records_processed, status, "
-		                "started_at) SELECT " +
-		                    tlit + ", " + std::to_string(chunk.first) + ", " + std::to_string(chunk.last) +
-		                    ", 0, 'in_progress', datetime('now') WHERE NOT EXISTS (SELECT 1 FROM "
-		                    "migration_checkpoints" +
-		                    where + ")",
-		                {}},
-		               {"UPDATE migration_checkpoints SET status = 'in_progress', started_at = datetime('now'), "
-		                "completed_at = NULL, error_message = NULL" +
-		                    where,
-		                {}}});
-	}
-
-	std::string cols;
-	for (auto &c : table_.columns) {
-		cols += (cols.empty() ? "" : ", ") + quote_ident(c.name);
-	}
-	std::string qpk = quote_ident(pk_name_);
-	std::string sql = "SELECT " + cols + " FROM " + table_.qualified_name + " WHERE " + qpk + " >= $1 AND " + qpk +
-	                  " <= $2 ORDER BY " + qpk;
-	Portal portal = nullptr;
-	pg_call([&] {
-		Oid types[2] = {INT8OID, INT8OID};
-		Datum values[2] = {Int64GetDatum(chunk.first), Int64GetDatum(chunk.last)};
-		portal = SPI_cursor_open_with_args(nullptr, sql.c_str(), 2, types, values, nullptr, true, 0);
-	});
-
-	uint64_t rows = 0;
-	std::string tuple;
-	EncodePosition pos;
-	const int key_index = table_.key_columns[0];
-	for (;;) {
-		uint64_t fetched = 0;
-		try {
+	if (have_ledger) {
+		// Resuming this job (restart, crash): its own ledger is the plan. A checkpoint counts
+		// as done only when both the ledger and D1 say so.
+		in_transaction([&] {
 			pg_call([&] {
-				SPI_cursor_fetch(portal, true, 2000);
-				fetched = SPI_processed;
-				MemoryContext old = MemoryContextSwitchTo(batch_context_);
-				TupleDesc desc = SPI_tuptable->tupdesc;
-				for (uint64 i = 0; i < fetched; i++) {
-					HeapTuple tup = SPI_tuptable->vals[i];
+				spi_run("UPDATE pg2d1.checkpoints SET status = 'pending' WHERE job_id = $1 AND status = 'in_progress'",
+				        {{INT8OID, Int64GetDatum(p_.job_id)}}, false);
+				spi_run("SELECT id, start_id, end_id, records_processed, status FROM pg2d1.checkpoints "
+				        "WHERE job_id = $1 ORDER BY start_id",
+				        {{INT8OID, Int64GetDatum(p_.job_id)}}, true);
+				for (uint64 i = 0; i < SPI_processed; i++) {
+					HeapTuple t = SPI_tuptable->vals[i];
+					TupleDesc d = SPI_tuptable->tupdesc;
 					bool isnull;
-					pos.column = key_index;
-					pos.key = integer_value(table_.columns[key_index].base_type_oid,
-					                        SPI_getbinval(tup, desc, key_index + 1, &isnull));
-					tuple.assign(1, '(');
-					for (size_t c = 0; c < table_.columns.size(); c++) {
-						pos.column = static_cast<int>(c);
-						Datum d = SPI_getbinval(tup, desc, static_cast<int>(c) + 1, &isnull);
-						if (c) {
-							tuple.push_back(',');
-						}
-						if (isnull) {
-							append_null_literal(tuple);
-						} else {
-							append_value(tuple, table_.columns[c], d);
-						}
-					}
-					tuple.push_back(')');
-					pos.column = -1;
-					planner.add_row(tuple);
+					Checkpoint cp;
+					cp.ledger_id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+					cp.first = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+					cp.last = DatumGetInt64(SPI_getbinval(t, d, 3, &isnull));
+					cp.count = DatumGetInt64(SPI_getbinval(t, d, 4, &isnull));
+					cp.status = SPI_getvalue(t, d, 5);
+					checkpoints_.push_back(cp);
 				}
-				MemoryContextSwitchTo(old);
-				MemoryContextReset(batch_context_);
-				SPI_freetuptable(SPI_tuptable);
 			});
-		} catch (const Error &e) {
-			std::string where_col = pos.column >= 0 ? "column \"" + table_.columns[pos.column].name + "\" of " : "";
-			throw Error(e.sqlstate(),
-			            std::string(e.what()) + " (" + where_col + "table \"" + table_.display_name + "\", " +
-			                pk_name_ + " = " + std::to_string(pos.key) + ")",
-			            e.detail(), e.hint());
+		});
+		for (auto &cp : checkpoints_) {
+			auto it = remote_completed_.find({cp.first, cp.last});
+			if (cp.status == "completed" && !traditional &&
+			    (it == remote_completed_.end() || it->second != cp.count)) {
+				cp.status = "pending"; // D1 disagrees: send the range again
+			}
+			if (cp.status == "completed") {
+				rows_done_ += cp.count;
+			}
 		}
-		rows += fetched;
-		while (planner.has_request()) {
-			send(planner.pop_request());
-		}
-		if (fetched == 0) {
-			break;
-		}
+	} else {
+		plan(std::nullopt);
 	}
-	pg_call([&] { SPI_cursor_close(portal); });
-	std::optional<std::string> trailer;
-	if (!opt_.traditional) {
-		trailer = "UPDATE migration_checkpoints SET status = 'completed', records_processed = " +
-		          std::to_string(rows) + ", completed_at = datetime('now'), error_message = NULL" + where;
-	}
-	planner.finish(trailer);
-	while (planner.has_request()) {
-		send(planner.pop_request());
-	}
-	return rows;
 }
 
-void Migration::mark_remote_failed(const Chunk &chunk, const std::string &message) {
+// Plans checkpoints after `after` (all when nullopt) and records them in the ledger.
+void Migration::plan(std::optional<int64_t> after) {
+	set_phase("planning checkpoints");
+	bool traditional = p_.flags & kJobTraditional;
+	std::string qpk = quote_ident(pk_);
+	std::string sql = "SELECT min(k), max(k), count(*) FROM (SELECT " + qpk + "::int8 AS k, (row_number() OVER (ORDER BY " +
+	                  qpk + ") - 1) / $2 AS g FROM " + table_.qualified_name + " WHERE ($1::int8 IS NULL OR " + qpk +
+	                  " > $1)) s GROUP BY g ORDER BY g";
+	int64_t size = traditional ? INT64_MAX : p_.checkpoint_size;
+	std::vector<Checkpoint> planned;
+	in_transaction([&] {
+		pg_call([&] {
+			Oid types[2] = {INT8OID, INT8OID};
+			Datum values[2] = {Int64GetDatum(after.value_or(0)), Int64GetDatum(size)};
+			const char nulls[2] = {after ? ' ' : 'n', ' '};
+			if (SPI_execute_with_args(sql.c_str(), 2, types, values, nulls, true, 0) != SPI_OK_SELECT) {
+				elog(ERROR, "pg2d1: checkpoint planning failed");
+			}
+			for (uint64 i = 0; i < SPI_processed; i++) {
+				HeapTuple t = SPI_tuptable->vals[i];
+				TupleDesc d = SPI_tuptable->tupdesc;
+				bool isnull;
+				Checkpoint cp;
+				cp.first = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+				cp.last = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+				cp.count = DatumGetInt64(SPI_getbinval(t, d, 3, &isnull));
+				planned.push_back(cp);
+			}
+		});
+		// Completed by an earlier job, per the ledger and D1 alike: not sent again.
+		for (auto &cp : planned) {
+			cp.status = "pending";
+			auto it = remote_completed_.find({cp.first, cp.last});
+			if (!traditional && it != remote_completed_.end() && it->second == cp.count) {
+				pg_call([&] {
+					spi_run("SELECT 1 FROM pg2d1.checkpoints c JOIN pg2d1.jobs j USING (job_id) WHERE j.relid = $1 "
+					        "AND c.status = 'completed' AND c.start_id = $2 AND c.end_id = $3 AND "
+					        "c.records_processed = $4",
+					        {{OIDOID, ObjectIdGetDatum(p_.relid)},
+					         {INT8OID, Int64GetDatum(cp.first)},
+					         {INT8OID, Int64GetDatum(cp.last)},
+					         {INT8OID, Int64GetDatum(cp.count)}},
+					        true, 1);
+					if (SPI_processed > 0) {
+						cp.status = "completed";
+					}
+				});
+			}
+			pg_call([&] {
+				spi_run("INSERT INTO pg2d1.checkpoints (job_id, table_name, start_id, end_id, records_processed, "
+				        "status, remote_synced, skipped, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, "
+				        "CASE WHEN $7 THEN clock_timestamp() END) RETURNING id",
+				        {{INT8OID, Int64GetDatum(p_.job_id)},
+				         {TEXTOID, CStringGetTextDatum(table_.def.name.c_str())},
+				         {INT8OID, Int64GetDatum(cp.first)},
+				         {INT8OID, Int64GetDatum(cp.last)},
+				         {INT8OID, Int64GetDatum(cp.status == "completed" ? cp.count : 0)},
+				         {TEXTOID, CStringGetTextDatum(cp.status.c_str())},
+				         {BOOLOID, BoolGetDatum(cp.status == "completed")}},
+				        false);
+				bool isnull;
+				cp.ledger_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			});
+			if (cp.status == "completed") {
+				rows_done_ += cp.count;
+			}
+			checkpoints_.push_back(cp);
+		}
+	});
+}
+
+void Migration::mark_local(const Checkpoint &cp, const char *status, const std::string &error, int64_t rows) {
+	in_transaction([&] {
+		pg_call([&] {
+			Oid types[5] = {INT8OID, TEXTOID, TEXTOID, INT8OID, INT8OID};
+			Datum values[5] = {Int64GetDatum(cp.ledger_id), CStringGetTextDatum(status),
+			                   CStringGetTextDatum(error.c_str()), Int64GetDatum(rows), Int64GetDatum(p_.job_id)};
+			const char nulls[5] = {' ', ' ', error.empty() ? 'n' : ' ', ' ', ' '};
+			SPI_execute_with_args(
+			    "UPDATE pg2d1.checkpoints SET status = $2, error_message = $3, records_processed = $4, "
+			    "started_at = CASE WHEN $2 = 'in_progress' THEN clock_timestamp() ELSE started_at END, "
+			    "completed_at = CASE WHEN $2 = 'completed' THEN clock_timestamp() END, "
+			    "remote_synced = ($2 <> 'in_progress') WHERE id = $1",
+			    5, types, values, nulls, false, 0);
+		});
+	});
+}
+
+void Migration::update_job_progress(bool force) {
+	if (!force && std::chrono::duration<double>(Clock::now() - last_progress_).count() < 0.5) {
+		return;
+	}
+	last_progress_ = Clock::now();
+	const ClientStats &st = client_->stats();
+	in_transaction([&] {
+		pg_call([&] {
+			spi_run("UPDATE pg2d1.jobs SET rows_done = $2, requests = $3, retries = $4, bytes_sent = $5, "
+			        "updated_at = clock_timestamp() WHERE job_id = $1",
+			        {{INT8OID, Int64GetDatum(p_.job_id)},
+			         {INT8OID, Int64GetDatum(rows_done_)},
+			         {INT8OID, Int64GetDatum((int64)st.requests)},
+			         {INT8OID, Int64GetDatum((int64)st.retries)},
+			         {INT8OID, Int64GetDatum((int64)st.bytes_sent)}},
+			        false);
+		});
+	});
+}
+
+void Migration::mark_remote_failed(const Checkpoint &cp, const std::string &message) {
+	std::string cut = message.substr(0, 2000);
+	while (!cut.empty() && !is_valid_utf8(cut)) {
+		cut.pop_back(); // never split a UTF-8 character
+	}
 	std::string msg;
-	append_text_literal(msg, message.substr(0, 2000));
+	append_text_literal(msg, cut);
 	try {
-		client_.batch({{"UPDATE migration_checkpoints SET status = 'failed', error_message = " + msg +
-		                    checkpoint_where(table_literal(), chunk.first, chunk.last),
-		                {}}});
+		client_->batch({{"UPDATE migration_checkpoints SET status = 'failed', error_message = " + msg + where_range(cp), {}}});
 	} catch (const std::exception &) {
 		// D1 is unreachable or refusing: the original error is what the user needs.
 	}
 }
 
-void Migration::notice_progress(const Chunk &chunk, uint64_t chunk_no) {
-	if (!opt_.report_progress) {
+void Migration::copy(Checkpoint &cp, size_t index) {
+	bool traditional = p_.flags & kJobTraditional;
+	char phase[200];
+	snprintf(phase, sizeof phase, "checkpoint %zu/%zu, %s %lld..%lld", index + 1, checkpoints_.size(), pk_.c_str(),
+	         (long long)cp.first, (long long)cp.last);
+	set_phase(phase);
+	mark_local(cp, "in_progress", "", 0);
+	UpsertTarget target{table_.def.name, {}, {pk_}};
+	for (auto &c : table_.columns) {
+		target.columns.push_back(c.name);
+	}
+	BatchPlanner planner(target, limits_from_gucs(static_cast<size_t>(p_.batch_size)));
+	std::string where = where_range(cp);
+	if (!traditional) {
+		client_->batch({{"INSERT INTO migration_checkpoints (table_name, start_id, end_id, records_processed, status, "
+		                 "started_at) SELECT " +
+		                     table_lit_ + ", " + std::to_string(cp.first) + ", " + std::to_string(cp.last) +
+		                     ", 0, 'in_progress', datetime('now') WHERE NOT EXISTS (SELECT 1 FROM migration_checkpoints" +
+		                     where + ")",
+		                 {}},
+		                {"UPDATE migration_checkpoints SET status = 'in_progress', started_at = datetime('now'), "
+		                 "completed_at = NULL, error_message = NULL" +
+		                     where,
+		                 {}}});
+	}
+	std::string cols;
+	for (auto &c : table_.columns) {
+		cols += (cols.empty() ? "" : ", ") + quote_ident(c.name);
+	}
+	std::string qpk = quote_ident(pk_);
+	std::string sql = "SELECT " + cols + " FROM " + table_.qualified_name + " WHERE ($1::int8 IS NULL OR " + qpk + " > $1) AND " + qpk +
+	                  " <= $2 ORDER BY " + qpk + " LIMIT " + std::to_string(kFetchRows);
+	const int key_index = table_.key_columns[0];
+	int64_t last_key = cp.first - 1; // keys are > first-1 (first >= INT64_MIN+1 is checked below)
+	bool from_start = cp.first == INT64_MIN;
+	int64_t rows = 0;
+	std::string tuple;
+	int encode_column = -1;
+	int64_t encode_key = 0;
+	auto send_ready = [&] {
+		while (planner.has_request()) {
+			Request req = planner.pop_request();
+			std::vector<Statement> stmts;
+			stmts.reserve(req.statements.size());
+			for (auto &s : req.statements) {
+				stmts.push_back({std::move(s), {}});
+			}
+			client_->batch(stmts);
+			rows_done_ += static_cast<int64_t>(req.rows);
+			check_for_interrupts();
+			update_job_progress(false);
+		}
+	};
+	for (;;) {
+		uint64_t fetched = 0;
+		try {
+			in_transaction([&] {
+				pg_call([&] {
+					Oid types[2] = {INT8OID, INT8OID};
+					Datum values[2] = {Int64GetDatum(last_key), Int64GetDatum(cp.last)};
+					const char nulls[2] = {from_start ? 'n' : ' ', ' '};
+					std::string q = sql;
+					if (SPI_execute_with_args(q.c_str(), 2, types, values, nulls, true, 0) != SPI_OK_SELECT) {
+						elog(ERROR, "pg2d1: reading rows failed");
+					}
+					fetched = SPI_processed;
+					MemoryContext old = MemoryContextSwitchTo(batch_context_);
+					TupleDesc desc = SPI_tuptable->tupdesc;
+					for (uint64 i = 0; i < fetched; i++) {
+						HeapTuple tup = SPI_tuptable->vals[i];
+						bool isnull;
+						encode_column = key_index;
+						encode_key = integer_value(table_.columns[key_index].base_type_oid,
+						                           SPI_getbinval(tup, desc, key_index + 1, &isnull));
+						tuple.assign(1, '(');
+						for (size_t c = 0; c < table_.columns.size(); c++) {
+							encode_column = static_cast<int>(c);
+							Datum d = SPI_getbinval(tup, desc, static_cast<int>(c) + 1, &isnull);
+							if (c) {
+								tuple.push_back(',');
+							}
+							if (isnull) {
+								append_null_literal(tuple);
+							} else {
+								append_value(tuple, table_.columns[c], d);
+							}
+						}
+						tuple.push_back(')');
+						encode_column = -1;
+						planner.add_row(tuple);
+						last_key = encode_key;
+					}
+					MemoryContextSwitchTo(old);
+					MemoryContextReset(batch_context_);
+				});
+			});
+		} catch (const Error &e) {
+			std::string col = encode_column >= 0 ? "column \"" + table_.columns[encode_column].name + "\" of " : "";
+			throw Error(e.sqlstate(),
+			            std::string(e.what()) + " (" + col + "table \"" + table_.display_name + "\", " + pk_ +
+			                " = " + std::to_string(encode_key) + ")",
+			            e.detail(), e.hint());
+		}
+		from_start = false;
+		rows += static_cast<int64_t>(fetched);
+		send_ready();
+		if (fetched < static_cast<uint64_t>(kFetchRows)) {
+			break;
+		}
+	}
+	std::optional<std::string> trailer;
+	if (!traditional) {
+		trailer = "UPDATE migration_checkpoints SET status = 'completed', records_processed = " + std::to_string(rows) +
+		          ", completed_at = datetime('now'), error_message = NULL" + where;
+	}
+	planner.finish(trailer);
+	send_ready();
+	cp.count = rows;
+	cp.status = "completed";
+	mark_local(cp, "completed", "", rows);
+	update_job_progress(true);
+}
+
+void Migration::run() {
+	if (!claim_job()) {
 		return;
 	}
-	double secs = seconds_since(t0_);
-	double rate = secs > 0 ? static_cast<double>(result_.rows) / secs : 0;
-	double remaining = rate > 0 ? static_cast<double>(rows_total_ - static_cast<int64_t>(result_.rows)) / rate : -1;
-	std::string eta = format_eta(remaining);
-	pg_call([&] {
-		ereport(NOTICE, (errmsg("pg2d1: %s checkpoint %llu: %s %lld..%lld, %llu of %lld rows, %.0f rows/s, ETA %s",
-		                        table_.display_name.c_str(), static_cast<unsigned long long>(chunk_no),
-		                        pk_name_.c_str(), static_cast<long long>(chunk.first),
-		                        static_cast<long long>(chunk.last), static_cast<unsigned long long>(result_.rows),
-		                        static_cast<long long>(rows_total_), rate, eta.c_str())));
-	});
-}
-
-void Migration::ledger_start() {
-	std::string opts = std::string("checkpoint_size=") + std::to_string(opt_.checkpoint_size) +
-	                   " batch_size=" + std::to_string(opt_.batch_size) + " resume=" + (opt_.resume ? "true" : "false") +
-	                   " mode=" + (opt_.traditional ? "traditional" : "resumable");
-	pg_call([&] {
-		Oid types[5] = {TEXTOID, OIDOID, INT8OID, TEXTOID, TEXTOID};
-		Datum values[5] = {CStringGetTextDatum(table_.display_name.c_str()), ObjectIdGetDatum(relid_),
-		                   Int64GetDatum(rows_total_), CStringGetTextDatum(target_.label.c_str()),
-		                   CStringGetTextDatum(opts.c_str())};
-		if (SPI_execute_with_args("INSERT INTO pg2d1.jobs (table_name, relid, status, rows_total, target, options) "
-		                          "VALUES ($1, $2, 'running', $3, $4, $5) RETURNING job_id",
-		                          5, types, values, nullptr, false, 0) != SPI_OK_INSERT_RETURNING) {
-			elog(ERROR, "pg2d1: could not record the job");
+	wait_for_dependency();
+	prepare();
+	for (size_t i = 0;; i++) {
+		if (i == checkpoints_.size()) {
+			// Rows added beyond the planned ranges while the job ran.
+			if (!(p_.flags & kJobTraditional) && !checkpoints_.empty()) {
+				plan(checkpoints_.back().last);
+			}
+			if (i == checkpoints_.size()) {
+				break;
+			}
 		}
-		bool isnull;
-		result_.job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	});
-}
-
-void Migration::ledger_checkpoint(const Chunk &chunk, uint64_t rows, const char *status, double started_epoch) {
-	pg_call([&] {
-		Oid types[7] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, FLOAT8OID};
-		Datum values[7] = {Int64GetDatum(result_.job_id),  CStringGetTextDatum(table_.def.name.c_str()),
-		                   Int64GetDatum(chunk.first),     Int64GetDatum(chunk.last),
-		                   Int64GetDatum((int64)rows),     CStringGetTextDatum(status),
-		                   Float8GetDatum(started_epoch)};
-		if (SPI_execute_with_args(
-		        "INSERT INTO pg2d1.checkpoints (job_id, table_name, start_id, end_id, records_processed, status, "
-		        "started_at, completed_at, remote_synced) VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7), clock_timestamp(), "
-		        "true)",
-		        7, types, values, nullptr, false, 0) != SPI_OK_INSERT) {
-			elog(ERROR, "pg2d1: could not record the checkpoint");
-		}
-		Oid t2[2] = {INT8OID, INT8OID};
-		Datum v2[2] = {Int64GetDatum(result_.job_id), Int64GetDatum((int64)result_.rows)};
-		SPI_execute_with_args("UPDATE pg2d1.jobs SET rows_done = $2, updated_at = clock_timestamp() WHERE job_id = $1", 2, t2, v2,
-		                      nullptr, false, 0);
-	});
-}
-
-void Migration::ledger_finish() {
-	pg_call([&] {
-		Oid types[2] = {INT8OID, INT8OID};
-		Datum values[2] = {Int64GetDatum(result_.job_id), Int64GetDatum((int64)result_.rows)};
-		SPI_execute_with_args("UPDATE pg2d1.jobs SET status = 'completed', rows_done = $2, finished_at = clock_timestamp(), "
-		                      "updated_at = clock_timestamp() WHERE job_id = $1",
-		                      2, types, values, nullptr, false, 0);
-	});
-}
-
-MigrateResult Migration::run() {
-	pg_call([&] {
-		if (SPI_connect() != SPI_OK_CONNECT) {
-			elog(ERROR, "pg2d1: SPI_connect failed");
-		}
-		batch_context_ = AllocSetContextCreate(CurrentMemoryContext, "pg2d1 row batch", ALLOCSET_DEFAULT_SIZES);
-		// Text output of dates and times must not depend on the caller's session settings.
-		guc_nest_level_ = NewGUCNestLevel();
-		set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-		set_config_option("DateStyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-		set_config_option("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-		set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	});
-	load_table();
-	prepare_remote();
-	ledger_start();
-
-	std::optional<int64_t> after;
-	Chunk chunk;
-	uint64_t chunk_no = 0;
-	while (next_chunk(after, chunk)) {
-		chunk_no++;
-		auto done = completed_remote_.find({chunk.first, chunk.last});
-		if (done != completed_remote_.end() && done->second == chunk.count) {
-			result_.checkpoints_skipped++;
-			result_.rows += static_cast<uint64_t>(chunk.count);
-			after = chunk.last;
+		Checkpoint &cp = checkpoints_[i];
+		if (cp.status == "completed") {
 			continue;
 		}
-		double started = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-		uint64_t rows = 0;
 		try {
-			rows = copy_chunk(chunk);
+			copy(cp, i);
 		} catch (const Error &e) {
 			std::string msg = std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail());
-			if (!opt_.traditional) {
-				mark_remote_failed(chunk, msg);
+			abort_transaction();
+			if (!(p_.flags & kJobTraditional)) {
+				mark_remote_failed(cp, msg);
 			}
-			throw Error(e.sqlstate(),
-			            std::string(e.what()) + " (table \"" + table_.display_name + "\", checkpoint " + pk_name_ +
-			                " " + std::to_string(chunk.first) + ".." + std::to_string(chunk.last) + ")",
-			            e.detail(), e.hint());
+			mark_local(cp, "failed", msg, 0);
+			std::string where = " (table \"" + table_.display_name + "\", checkpoint " + pk_ + " " +
+			                    std::to_string(cp.first) + ".." + std::to_string(cp.last) + ")";
+			throw Error(e.sqlstate(), std::string(e.what()) + where, e.detail(), e.hint());
 		} catch (const PgError &e) {
-			if (!opt_.traditional) {
-				mark_remote_failed(chunk, e.what());
+			if (interrupt_requested()) {
+				throw; // shutdown or cancel: the checkpoint is resumed later, not failed
 			}
+			std::string msg = e.what();
+			abort_transaction();
+			if (!(p_.flags & kJobTraditional)) {
+				mark_remote_failed(cp, msg);
+			}
+			mark_local(cp, "failed", msg, 0);
 			throw;
 		}
-		result_.rows += rows;
-		result_.checkpoints_done++;
-		ledger_checkpoint(chunk, rows, "completed", started);
-		notice_progress(chunk, chunk_no);
-		after = chunk.last;
 	}
-
 	// Secondary indexes are cheaper to build once the rows are in.
 	DdlResult ddl = translate_table(table_.def);
 	if (ddl.statements.size() > 1) {
+		set_phase("building indexes");
+		in_transaction([&] {
+			pg_call([&] {
+				spi_run("UPDATE pg2d1.jobs SET phase = 'building indexes' WHERE job_id = $1",
+				        {{INT8OID, Int64GetDatum(p_.job_id)}}, false);
+			});
+		});
 		std::vector<Statement> idx;
 		for (size_t i = 1; i < ddl.statements.size(); i++) {
 			idx.push_back({ddl.statements[i], {}});
 		}
-		client_.batch(idx);
+		client_->batch(idx);
 	}
-	ledger_finish();
-	pg_call([&] {
-		AtEOXact_GUC(true, guc_nest_level_);
-		SPI_finish();
+	update_job_progress(true);
+	in_transaction([&] {
+		pg_call([&] {
+			spi_run("UPDATE pg2d1.jobs SET status = 'completed', phase = NULL, pid = NULL, rows_done = $2, "
+			        "finished_at = clock_timestamp(), updated_at = clock_timestamp() WHERE job_id = $1",
+			        {{INT8OID, Int64GetDatum(p_.job_id)}, {INT8OID, Int64GetDatum(rows_done_)}}, false);
+		});
 	});
-	result_.seconds = seconds_since(t0_);
-	result_.stats = client_.stats();
-	return result_;
+	set_phase("completed");
 }
 
 } // namespace
 
-MigrateResult migrate_table(Oid relid, const Target &target, const MigrateOptions &options) {
-	Migration m(relid, target, options);
-	return m.run();
+void run_job(const JobParams &params) {
+	// Text output of dates and times must not depend on session defaults.
+	pg_call([] {
+		SetConfigOption("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION);
+		SetConfigOption("DateStyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION);
+		SetConfigOption("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION);
+		SetConfigOption("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION);
+	});
+	Migration m(params);
+	m.run();
 }
 
 } // namespace pg2d1

@@ -1,38 +1,18 @@
-// migrate.hpp — copies one table into D1 checkpoint by checkpoint (keyset on the primary
-// key, multi-row idempotent upserts), recording each checkpoint in D1's
-// migration_checkpoints and in the local ledger (pg2d1.jobs / pg2d1.checkpoints).
-// Must never mark a checkpoint completed before D1 acknowledged all of its rows.
-// Called by pg2d1_migrate (functions.cpp).
+// migrate.hpp — runs one migration job inside a pg2d1 background worker: plans checkpoints
+// by keyset on the primary key, copies each range with multi-row idempotent upserts in
+// short transactions, and keeps the local ledger (pg2d1.jobs / pg2d1.checkpoints) and D1's
+// migration_checkpoints in step.
+// Must never mark a checkpoint completed before D1 acknowledged the request carrying its
+// last rows (the remote completion rides in that same atomic request).
+// Called by pg2d1_worker_main (worker.cpp).
 #pragma once
 
-#include "credentials.hpp"
-
-extern "C" {
-#include "postgres.h"
-}
-
-#include <cstdint>
-#include <string>
+#include "jobs.hpp"
 
 namespace pg2d1 {
 
-struct MigrateOptions {
-	int64_t checkpoint_size = 50000;
-	int64_t batch_size = 0; // rows per request cap; 0 = as many as the limits allow
-	bool resume = true;
-	bool traditional = false; // no checkpoints
-	bool report_progress = true; // NOTICE per checkpoint
-};
-
-struct MigrateResult {
-	int64_t job_id = 0;
-	uint64_t rows = 0;
-	uint64_t checkpoints_done = 0;
-	uint64_t checkpoints_skipped = 0;
-	double seconds = 0;
-	ClientStats stats;
-};
-
-MigrateResult migrate_table(Oid relid, const Target &target, const MigrateOptions &options);
+// Throws on failure (the caller records it); returns normally when the job is completed,
+// cancelled or handed to another worker.
+void run_job(const JobParams &params);
 
 } // namespace pg2d1

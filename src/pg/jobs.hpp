@@ -1,0 +1,57 @@
+// jobs.hpp — migration jobs: parameters passed to a worker, starting workers (directly or
+// through the launcher), the launcher's shared state, and the advisory lock that marks a
+// table as being migrated by a live worker.
+// Must never start two live workers for the same table (the table lock decides).
+// Called by functions.cpp (pg2d1_migrate), worker.cpp and module.cpp.
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "postmaster/bgworker.h"
+}
+
+#include <cstdint>
+
+namespace pg2d1 {
+
+enum JobFlags : uint32_t {
+	kJobResume = 1,
+	kJobTraditional = 2,
+	kJobCreateRow = 4, // the worker inserts the job row (wait => true: the caller's
+	                   // transaction is still open, its rows are invisible to the worker)
+};
+
+// Everything a worker needs, in bgw_extra (≤ BGW_EXTRALEN bytes).
+struct JobParams {
+	int64_t job_id;
+	int64_t checkpoint_size;
+	int64_t depends_on;
+	Oid dboid;
+	Oid owner;
+	Oid relid;
+	int32_t batch_size;
+	uint32_t flags;
+	char target[NAMEDATALEN]; // server name, "" = default resolution
+};
+static_assert(sizeof(JobParams) <= BGW_EXTRALEN, "JobParams must fit in bgw_extra");
+
+// Advisory-lock key held (session level) by the worker migrating a table.
+constexpr int64_t kLockClass = 0x70326431; // 'p2d1'
+inline int64_t table_lock_key(Oid relid) {
+	return (kLockClass << 32) | static_cast<int64_t>(relid);
+}
+
+// Registers a dynamic worker for the job. notify = this backend gets SIGUSR1 on start/stop.
+// Throws pg2d1::Error 53400 when no background worker slot is free.
+BackgroundWorkerHandle *start_job_worker(const JobParams &params, bool notify);
+
+// Shared state (exists only with shared_preload_libraries = 'pg2d1').
+void request_shared_memory();   // from _PG_init
+void register_launcher();       // from _PG_init
+bool launcher_serves_database(Oid dboid); // a live launcher handles this database
+void wake_launcher_at_commit(); // sets the launcher's latch when this transaction commits
+void set_launcher(bool running); // called by the launcher itself
+extern "C" PGDLLEXPORT void pg2d1_launcher_main(Datum arg);
+extern "C" PGDLLEXPORT void pg2d1_worker_main(Datum arg);
+
+} // namespace pg2d1
