@@ -391,6 +391,26 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 	}
 }
 
+std::optional<int64_t> previous_checkpoint_size(Oid relid) {
+	std::optional<int64_t> size;
+	pg_call([&] {
+		if (SPI_connect() != SPI_OK_CONNECT) {
+			elog(ERROR, "pg2d1: SPI_connect failed");
+		}
+		Oid types[1] = {OIDOID};
+		Datum values[1] = {ObjectIdGetDatum(relid)};
+		SPI_execute_with_args("SELECT checkpoint_size FROM pg2d1.jobs WHERE relid = $1 AND mode = 'resumable' "
+		                      "ORDER BY job_id DESC LIMIT 1",
+		                      1, types, values, nullptr, true, 0);
+		if (SPI_processed > 0) {
+			bool isnull;
+			size = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		SPI_finish();
+	});
+	return size;
+}
+
 // A job of this table that is queued or held by a live worker.
 std::optional<int64_t> active_job(Oid relid) {
 	std::optional<int64_t> id;
@@ -432,7 +452,7 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 			ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("pg2d1_migrate: table must not be NULL")));
 		}
 		p.relid = PG_GETARG_OID(0);
-		p.checkpoint_size = PG_ARGISNULL(1) ? guc_checkpoint_size : PG_GETARG_INT32(1);
+		p.checkpoint_size = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
 		p.batch_size = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
 		p.flags = (PG_ARGISNULL(3) || PG_GETARG_BOOL(3)) ? uint32_t(kJobResume) : 0u;
 		wait = !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
@@ -456,6 +476,13 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		throw Error(sqlstate::kInvalidParameter, "mode must be 'resumable' or 'traditional', not '" + mode + "'");
 	}
 	p.flags |= mode == "traditional" ? uint32_t(kJobTraditional) : 0u;
+	bool size_given = false;
+	pg_call([&] { size_given = !PG_ARGISNULL(1); });
+	if (!size_given) {
+		// A re-run keeps the table's previous checkpoint size, so its ranges line up with the
+		// completed ones and are not sent again.
+		p.checkpoint_size = previous_checkpoint_size(p.relid).value_or(guc_checkpoint_size);
+	}
 	if (p.checkpoint_size < 1) {
 		throw Error(sqlstate::kInvalidParameter, "checkpoint_size must be at least 1");
 	}

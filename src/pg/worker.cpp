@@ -235,7 +235,7 @@ std::vector<OrphanJob> find_orphan_jobs() {
 				return;
 			}
 			SPI_execute("SELECT j.job_id, j.relid, j.owner, j.checkpoint_size, j.batch_size, j.mode, "
-			            "       coalesce(j.target, ''), coalesce(j.depends_on, 0) "
+			            "       coalesce(j.target, ''), coalesce(j.depends_on, 0), j.resume "
 			            "FROM pg2d1.jobs j WHERE j.status IN ('queued','running') AND NOT EXISTS ("
 			            "  SELECT 1 FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
 			            "  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
@@ -257,8 +257,11 @@ std::vector<OrphanJob> find_orphan_jobs() {
 				char *target = SPI_getvalue(t, d, 7);
 				o.params.depends_on = DatumGetInt64(SPI_getbinval(t, d, 8, &isnull));
 				o.params.dboid = MyDatabaseId;
-				// A job found again after a restart always resumes from its ledger.
-				o.params.flags = uint32_t(kJobResume) | (strcmp(mode, "traditional") == 0 ? uint32_t(kJobTraditional) : 0u);
+				// A job that already has a ledger continues from it whatever `resume` says
+				// (migrate.cpp): resume => false only decides how the job starts.
+				bool resume = DatumGetBool(SPI_getbinval(t, d, 9, &isnull));
+				o.params.flags = (resume ? uint32_t(kJobResume) : 0u) |
+				                 (strcmp(mode, "traditional") == 0 ? uint32_t(kJobTraditional) : 0u);
 				strlcpy(o.params.target, target, sizeof(o.params.target));
 				out.push_back(o);
 			}

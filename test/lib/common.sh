@@ -119,3 +119,25 @@ d1_sqlite() { sqlite3 -readonly "$D1_SQLITE" "$@"; }
 # POST JSON to the local D1 server's admin API.
 d1_admin() { curl -sf -X POST -H 'content-type: application/json' --data "$2" "${D1_URL%/client/v4}/__local/$1" >/dev/null; }
 report_checks() { echo "$1: $CHECKS_PASSED passed, $CHECKS_FAILED failed"; }
+
+# restart_pg fast|immediate — restarts the cluster started by start_pg.
+restart_pg() {
+  _as_pg "$PG_BIN/pg_ctl" -D "$PGHOST/data" -l "$PGHOST/server.log" -m "$1" -w -t 60 restart >/dev/null
+}
+# wait_sql SQL EXPECTED [SECONDS] — polls until the query's output equals EXPECTED.
+wait_sql() {
+  local sql=$1 expected=$2 limit=${3:-60} got="" i
+  for ((i = 0; i < limit * 5; i++)); do
+    got=$(psql -X -A -t -c "$sql" 2>/dev/null) && [ "$got" = "$expected" ] && return 0
+    sleep 0.2
+  done
+  echo "waited ${limit}s for [$sql] = [$expected], last: [$got]"
+  return 1
+}
+d1_settings() { curl -sf -X POST -H 'content-type: application/json' --data "$1" "${D1_URL%/client/v4}/__local/settings" >/dev/null; }
+# start_pg_with_workers DIR DB — a cluster with pg2d1 and pg_cron preloaded, the launcher
+# and pg_cron watching DB (pg_cron runs jobs in background workers: no TCP needed).
+start_pg_with_workers() {
+  start_pg "$1" "shared_preload_libraries = 'pg2d1,pg_cron'" "pg2d1.database = '$2'" \
+    "cron.database_name = '$2'" "cron.use_background_workers = on" "max_worker_processes = 24"
+}
