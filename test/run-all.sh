@@ -59,7 +59,7 @@ fi
 
 if [ "$BUILD_OK" = 1 ]; then
   section "PostgreSQL cluster"
-  start_pg "$WORK/pg" && echo "throwaway cluster at $PGHOST port $PGPORT"
+  start_pg_with_workers "$WORK/pg" pg2d1_wt && echo "throwaway cluster at $PGHOST port $PGPORT (pg2d1 and pg_cron preloaded)"
 
   section "pg_regress"
   make installcheck >"$WORK/regress.log" 2>&1
@@ -74,14 +74,19 @@ if [ "$BUILD_OK" = 1 ]; then
     add "pg_regress" 0 1
   fi
 
-  section "integration (PostgreSQL → local D1)"
-  WORK="$WORK/it" bash test/integration/test_migrate.sh 2>&1 | tee "$WORK/integration.log"
-  line=$(grep -E '^integration: [0-9]+ passed, [0-9]+ failed' "$WORK/integration.log" | tail -n1)
-  if [ -n "$line" ]; then
-    add "integration" "$(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$line")" "$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")"
-  else
-    add "integration" 0 1
-  fi
+  suite() { # name script label
+    section "$1"
+    WORK="$WORK/$3" bash "$2" 2>&1 | tee "$WORK/$3.log"
+    local line
+    line=$(grep -E "^$3: [0-9]+ passed, [0-9]+ failed" "$WORK/$3.log" | tail -n1)
+    if [ -n "$line" ]; then
+      add "$1" "$(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$line")" "$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")"
+    else
+      add "$1" 0 1
+    fi
+  }
+  suite "integration" test/integration/test_migrate.sh integration
+  suite "workers" test/integration/test_workers.sh workers
 fi
 
 section "local D1 server"
