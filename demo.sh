@@ -35,7 +35,7 @@ $SUDO make -s install >/dev/null
 echo "installed into $(pg_config --pkglibdir)"
 
 step "Starting a throwaway PostgreSQL 15 and the local D1 server"
-start_pg "$DEMO/pg"
+start_pg_with_workers "$DEMO/pg" demo
 start_d1 "$DEMO/d1"
 cat >"$DEMO/env" <<ENV
 export PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER PGDATABASE=demo
@@ -56,13 +56,24 @@ psql -X -c "SELECT * FROM pg2d1_validate()"
 step "Creating the D1 schema (secondary indexes are built after the load)"
 psql -X -c "SELECT * FROM pg2d1_setup_schema(ARRAY['coordinate_speed_new','camera_locations']::regclass[], create_indexes => false)"
 
-step "Migrating coordinate_speed_new (a progress line per checkpoint)"
+step "Migrating both tables in background workers (pg2d1_migrate returns at once; this is pg2d1_progress, live)"
 t0=$(date +%s.%N)
-psql -X -v ON_ERROR_STOP=1 -c "SELECT pg2d1_migrate('coordinate_speed_new', checkpoint_size => 25000, wait => true) AS job_id"
+psql -X -q -A -t -c "SELECT table_name, job_id FROM pg2d1_migrate_all(ARRAY['camera_locations','coordinate_speed_new']::regclass[], checkpoint_size => 25000)"
+progress_sql="SELECT format('%-22s %-10s %s %6s%% %9s/%-9s rows %8s rows/s ETA %s', table_name, status, bar, percent, rows_done, rows_total, rows_per_sec, coalesce(to_char(eta, 'HH24:MI:SS'), '-')) FROM pg2d1_progress ORDER BY job_id"
+lines=0
+while :; do
+  out=$(psql -X -q -A -t -c "$progress_sql")
+  [ "$lines" -gt 0 ] && [ -t 1 ] && printf '\033[%dA' "$lines"
+  printf '%s\n' "$out"
+  lines=$(wc -l <<<"$out")
+  [ -t 1 ] || lines=0
+  psql -X -q -A -t -c "SELECT count(*) FROM pg2d1.jobs WHERE status IN ('queued','running')" | grep -qx 0 && break
+  sleep 0.3
+done
 t1=$(date +%s.%N)
-step "Migrating camera_locations"
-psql -X -v ON_ERROR_STOP=1 -c "SELECT pg2d1_migrate('camera_locations', checkpoint_size => 2500, wait => true) AS job_id"
-psql -X -c "SELECT job_id, table_name, status, rows_done, rows_total, percent, rows_per_sec, bar FROM pg2d1_progress ORDER BY job_id"
+psql -X -q -A -t -c "SELECT count(*) FROM pg2d1.jobs WHERE status <> 'completed'" | grep -qx 0 \
+  || { psql -X -c "SELECT job_id, table_name, status, last_error FROM pg2d1_progress"; exit 1; }
+psql -X -c "SELECT job_id, table_name, status, rows_done, percent, rows_per_sec, requests, retries, bytes_sent FROM pg2d1_progress ORDER BY job_id"
 
 step "Verifying: reading D1's SQLite file back and comparing every value with PostgreSQL"
 python3 test/integration/compare.py coordinate_speed_new "$D1_SQLITE"
@@ -70,13 +81,15 @@ python3 test/integration/compare.py camera_locations "$D1_SQLITE"
 echo "D1's migration_checkpoints (read from its SQLite file):"
 sqlite3 -readonly -header -column "$D1_SQLITE" \
   "SELECT table_name, count(*) AS checkpoints, sum(status='completed') AS completed, sum(records_processed) AS records FROM migration_checkpoints GROUP BY table_name"
-python3 -c "print(f'coordinate_speed_new: $ROWS rows in {$t1-$t0:.1f} s = {$ROWS/($t1-$t0):,.0f} rows/s (the Node scripts: ~90 rows/s)')"
+python3 -c "print(f'{$ROWS + $CAMERAS} rows in {$t1-$t0:.1f} s = {($ROWS + $CAMERAS)/($t1-$t0):,.0f} rows/s (the Node scripts: ~90 rows/s)')"
 
 step "Where everything is"
 cat <<TXT
   PostgreSQL   psql -h $PGHOST -p $PGPORT -U postgres demo      (log: $DEMO/pg/server.log)
   local D1     $D1_URL   token: $D1_TOKEN   (log: $DEMO/d1/server.log)
   D1's SQLite  sqlite3 $D1_SQLITE
-  try          SELECT * FROM pg2d1_checkpoints;  SELECT pg2d1_query('SELECT count(*) FROM coordinate_speed_new');
+  try          SELECT * FROM pg2d1_progress;  SELECT * FROM pg2d1_checkpoints;
+               SELECT pg2d1_query('SELECT count(*) FROM coordinate_speed_new');
+               SELECT pg2d1_migrate('coordinate_speed_new', wait => true);   -- resumes: nothing to send
   stop         ./demo.sh stop
 TXT

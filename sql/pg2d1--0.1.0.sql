@@ -67,24 +67,29 @@ CREATE POLICY own_checkpoints ON pg2d1.checkpoints
 SELECT pg_catalog.pg_extension_config_dump('pg2d1.jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('pg2d1.checkpoints', '');
 
-CREATE VIEW pg2d1_checkpoints AS
+CREATE VIEW pg2d1_checkpoints WITH (security_invoker = true) AS
     SELECT id, table_name, start_id, end_id, records_processed, status, error_message,
            started_at, completed_at, created_at, job_id, remote_synced
     FROM pg2d1.checkpoints;
 
-CREATE VIEW pg2d1_progress AS
+CREATE VIEW pg2d1_progress WITH (security_invoker = true) AS
     SELECT j.job_id, j.table_name, j.status, j.rows_done, j.rows_total,
-           round(100.0 * j.rows_done / NULLIF(j.rows_total, 0), 1) AS percent,
+           CASE WHEN j.status = 'completed' THEN 100.0
+                ELSE round(100.0 * least(j.rows_done, j.rows_total) / NULLIF(j.rows_total, 0), 1) END AS percent,
            round(j.rows_done / NULLIF(extract(epoch FROM coalesce(j.finished_at, now()) - j.started_at), 0), 0)
                AS rows_per_sec,
            CASE WHEN j.status = 'running' AND j.rows_done > 0 AND j.rows_total > j.rows_done
                 THEN (coalesce(j.finished_at, now()) - j.started_at) * ((j.rows_total - j.rows_done)::float8 / j.rows_done)
            END AS eta,
-           '[' || repeat('#', (20 * least(j.rows_done, coalesce(j.rows_total, 0)) / NULLIF(j.rows_total, 0))::int)
-               || repeat('.', 20 - coalesce((20 * least(j.rows_done, coalesce(j.rows_total, 0)) / NULLIF(j.rows_total, 0))::int, 0))
-               || ']' AS bar,
+           CASE WHEN j.status = 'completed' THEN '[' || repeat('#', 20) || ']'
+                ELSE '[' || repeat('#', coalesce(20 * least(j.rows_done, j.rows_total) / NULLIF(j.rows_total, 0), 0)::int)
+                     || repeat('.', 20 - coalesce(20 * least(j.rows_done, j.rows_total) / NULLIF(j.rows_total, 0), 0)::int)
+                     || ']' END AS bar,
            j.last_error, j.phase, j.requests, j.retries, j.bytes_sent, j.started_at, j.finished_at
     FROM pg2d1.jobs j;
+
+-- security_invoker: each role sees its own jobs through the row-level security above.
+GRANT SELECT ON pg2d1_checkpoints, pg2d1_progress TO PUBLIC;
 
 CREATE FUNCTION pg2d1_validate(target text DEFAULT NULL)
     RETURNS TABLE ("check" text, ok boolean, detail text)

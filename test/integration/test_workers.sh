@@ -10,7 +10,7 @@ WORK=${WORK:-$(mktemp -d)}
 trap cleanup_all EXIT
 start_d1 "$WORK/d1" || exit 1
 export PGDATABASE=pg2d1_wt
-dropdb --force --if-exists pg2d1_wt 2>/dev/null; createdb pg2d1_wt
+dropdb --force --if-exists pg2d1_wt 2>/dev/null; psql -X -q -d postgres -c "DROP ROLE IF EXISTS pg2d1_user" 2>/dev/null; createdb pg2d1_wt
 pgsql -v rows=60000 -v cameras=20000 -f "$REPO_ROOT/bench/generate.sql" >/dev/null 2>&1
 setup_pg2d1_server >/dev/null
 q() { PGOPTIONS='-c client_min_messages=warning' psql -X -A -t -v ON_ERROR_STOP=1 -c "$1"; }
@@ -126,6 +126,24 @@ check "pg_cron runs pg2d1_migrate (every minute) and the job completes" \
 q "SELECT cron.unschedule('pg2d1-cameras')" >/dev/null
 wait_sql "SELECT count(*) FROM pg2d1.jobs WHERE status IN ('queued','running')" 0 30 >/dev/null
 check "cron-scheduled copy equals PostgreSQL" compare camera_locations
+
+# Reset: forget the checkpoints locally and in D1; the next run copies everything again.
+check_eq "pg2d1_reset_stuck finds nothing stuck" "0" q "SELECT pg2d1_reset_stuck('camera_locations')"
+check "pg2d1_reset forgets the table's jobs" test "$(q "SELECT pg2d1_reset('camera_locations')")" -gt 0
+check_eq "…locally" "0" q "SELECT count(*) FROM pg2d1.jobs WHERE table_name = 'camera_locations'"
+check_eq "…and in D1" "0" d1_sqlite "SELECT count(*) FROM migration_checkpoints WHERE table_name = 'camera_locations'"
+out=$(psql -X -c "SELECT pg2d1_migrate('camera_locations', wait => true)" 2>&1)
+check "after a reset the next run copies every checkpoint" grep -q " 0 already complete" <<<"$out"
+
+# An ordinary role: its worker runs as that role, it sees only its own jobs.
+q "CREATE ROLE pg2d1_user LOGIN; GRANT SELECT ON parent_t TO pg2d1_user; GRANT USAGE ON FOREIGN SERVER d1 TO pg2d1_user; CREATE USER MAPPING FOR pg2d1_user SERVER d1 OPTIONS (api_token '$D1_TOKEN')" >/dev/null
+as_user() { PGUSER=pg2d1_user psql -X -A -t -c "$1" 2>&1; }
+out=$(as_user "SELECT pg2d1_migrate('parent_t', resume => false, wait => true)")
+check "an ordinary role migrates a table it may read" grep -q "rows in" <<<"$out"
+check_eq "…and sees only its own jobs" "1|1" \
+  as_user "SELECT count(*), count(*) FILTER (WHERE status = 'completed') FROM pg2d1_progress"
+out=$(as_user "SELECT pg2d1_migrate('child_t', wait => true)")
+check "…and is refused a table it may not read" grep -q "permission denied for table child_t" <<<"$out"
 
 report_checks workers
 [ "$CHECKS_FAILED" -eq 0 ]
