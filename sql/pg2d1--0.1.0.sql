@@ -91,6 +91,15 @@ CREATE VIEW pg2d1_progress WITH (security_invoker = true) AS
 -- security_invoker: each role sees its own jobs through the row-level security above.
 GRANT SELECT ON pg2d1_checkpoints, pg2d1_progress TO PUBLIC;
 
+-- True while a pg2d1 worker migrates the table: workers hold a session advisory lock on
+-- key ('p2d1' << 32 | table oid) for as long as they run (src/pg/jobs.hpp).
+CREATE FUNCTION pg2d1._table_has_worker(tbl oid) RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                   WHERE l.locktype = 'advisory' AND l.granted
+                     AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+                     AND l.classid = 1882350641::oid AND l.objid = tbl AND l.objsubid = 1)
+$$;
+
 CREATE FUNCTION pg2d1_validate(target text DEFAULT NULL)
     RETURNS TABLE ("check" text, ok boolean, detail text)
     AS 'MODULE_PATHNAME', 'pg2d1_validate' LANGUAGE C;
@@ -182,9 +191,7 @@ DECLARE
     n integer;
     live boolean;
 BEGIN
-    SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
-                     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                     AND l.classid = 1882350641::oid AND l.objid = tbl::oid AND l.objsubid = 1) INTO live;
+    SELECT pg2d1._table_has_worker(tbl) INTO live;
     IF live THEN
         RAISE EXCEPTION 'a pg2d1 worker is migrating % right now', tbl
             USING ERRCODE = '55006', HINT = 'Cancel it first with pg2d1_cancel(job_id).';

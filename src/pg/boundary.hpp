@@ -27,8 +27,7 @@ class PgError : public std::exception {
   public:
 	explicit PgError(ErrorData *edata)
 	    : edata_(edata), message_(edata && edata->message ? edata->message : "PostgreSQL error"),
-	      detail_(edata && edata->detail ? edata->detail : "") {
-	}
+	      detail_(edata && edata->detail ? edata->detail : "") {}
 	const char *what() const noexcept override {
 		return message_.c_str();
 	}
@@ -58,8 +57,7 @@ ErrorData *take_pg_error(MemoryContext target);
 // PG_TRY block has been left. `f` must not own C++ objects with destructors in its own
 // frame at the moment it calls into PostgreSQL (those would be skipped by the longjmp):
 // keep such state outside the lambda.
-template <typename F>
-auto pg_call(F &&f) -> decltype(f()) {
+template <typename F> auto pg_call(F &&f) -> decltype(f()) {
 	using R = decltype(f());
 	MemoryContext caller_context = CurrentMemoryContext;
 	ErrorData *volatile pg_error = nullptr;
@@ -79,9 +77,7 @@ auto pg_call(F &&f) -> decltype(f()) {
 		}
 	}
 	PG_CATCH();
-	{
-		pg_error = detail::take_pg_error(caller_context);
-	}
+	{ pg_error = detail::take_pg_error(caller_context); }
 	PG_END_TRY();
 	if (pg_error) {
 		throw PgError(pg_error);

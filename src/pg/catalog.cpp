@@ -19,13 +19,12 @@ extern "C" {
 namespace pg2d1 {
 namespace {
 
-const char *kColumnsSql =
-    "SELECT a.attname::text, a.atttypid, t.typname::text, t.typcategory::text, a.attnotnull, "
-    "       pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attgenerated <> '' "
-    "FROM pg_catalog.pg_attribute a "
-    "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
-    "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-    "WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+const char *kColumnsSql = "SELECT a.attname::text, a.atttypid, t.typname::text, t.typcategory::text, a.attnotnull, "
+                          "       pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attgenerated <> '' "
+                          "FROM pg_catalog.pg_attribute a "
+                          "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+                          "LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+                          "WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
 
 const char *kPrimaryKeySql = "SELECT a.attname::text FROM pg_catalog.pg_index i "
                              "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
@@ -95,8 +94,8 @@ SourceTable load_source_table(Oid relid) {
 				def.pg_default = std::string(dflt);
 			}
 			col.kind = value_kind_for(def.typname, def.typcategory);
-			col.plain_text = col.base_type_oid == TEXTOID || col.base_type_oid == VARCHAROID ||
-			                 col.base_type_oid == BPCHAROID;
+			col.plain_text =
+			    col.base_type_oid == TEXTOID || col.base_type_oid == VARCHAROID || col.base_type_oid == BPCHAROID;
 			t.columns.push_back(std::move(col));
 			t.def.columns.push_back(std::move(def));
 		}

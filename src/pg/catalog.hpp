@@ -20,17 +20,17 @@ struct SourceColumn {
 	Oid type_oid = InvalidOid;      // declared type
 	Oid base_type_oid = InvalidOid; // domains resolved
 	ValueKind kind = ValueKind::Text;
-	Oid output_fn = InvalidOid;     // of the declared type
-	bool plain_text = false;        // text/varchar/bpchar: bytes are the text output
+	Oid output_fn = InvalidOid; // of the declared type
+	bool plain_text = false;    // text/varchar/bpchar: bytes are the text output
 };
 
 struct SourceTable {
 	Oid relid = InvalidOid;
-	std::string qualified_name;     // quoted schema.table, for SQL run in PostgreSQL
-	std::string display_name;       // schema.table as the user sees it (regclass output)
-	TableDef def;                   // D1 side (name = relname)
+	std::string qualified_name; // quoted schema.table, for SQL run in PostgreSQL
+	std::string display_name;   // schema.table as the user sees it (regclass output)
+	TableDef def;               // D1 side (name = relname)
 	std::vector<SourceColumn> columns;
-	std::vector<int> key_columns;   // indexes into columns, primary key order
+	std::vector<int> key_columns; // indexes into columns, primary key order
 };
 
 // Requires an open SPI connection.

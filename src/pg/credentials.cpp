@@ -68,7 +68,9 @@ bool is_uuid(const std::string &s) {
 }
 
 const char *context_name(Oid catalog) {
-	return catalog == ForeignServerRelationId ? "server" : catalog == UserMappingRelationId ? "user mapping" : "wrapper";
+	return catalog == ForeignServerRelationId ? "server"
+	       : catalog == UserMappingRelationId ? "user mapping"
+	                                          : "wrapper";
 }
 
 // Validates one option list; throws pg2d1::Error (never quoting api_token's value).
@@ -110,8 +112,9 @@ void validate_options(const std::vector<std::pair<std::string, std::string>> &op
 		if (name == "api_token") {
 			for (char c : value) {
 				if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) {
-					throw Error(sqlstate::kInvalidParameter, "api_token contains characters not allowed in an HTTP header",
-					            {}, "Paste the token exactly as Cloudflare shows it, without spaces or newlines.");
+					throw Error(sqlstate::kInvalidParameter,
+					            "api_token contains characters not allowed in an HTTP header", {},
+					            "Paste the token exactly as Cloudflare shows it, without spaces or newlines.");
 				}
 			}
 		}
@@ -225,8 +228,8 @@ Target resolve_target(const std::optional<std::string> &server_name) {
 		server_options = server->options;
 		// Look the mapping up ourselves so a missing one gets a helpful message.
 		Oid userid = GetUserId();
-		HeapTuple tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
-		                               ObjectIdGetDatum(server->serverid));
+		HeapTuple tp =
+		    SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid), ObjectIdGetDatum(server->serverid));
 		if (!HeapTupleIsValid(tp)) {
 			tp = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
 			                     ObjectIdGetDatum(server->serverid));

@@ -305,9 +305,10 @@ std::vector<CheckpointRow> completed_checkpoints(int64_t job_id, int64_t &planne
 			if (!DatumGetBool(SPI_getbinval(t, d, 6, &isnull))) {
 				continue;
 			}
-			out.push_back({DatumGetInt64(SPI_getbinval(t, d, 1, &isnull)), DatumGetInt64(SPI_getbinval(t, d, 2, &isnull)),
-			               DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), DatumGetInt64(SPI_getbinval(t, d, 4, &isnull)),
-			               DatumGetBool(SPI_getbinval(t, d, 5, &isnull))});
+			out.push_back(
+			    {DatumGetInt64(SPI_getbinval(t, d, 1, &isnull)), DatumGetInt64(SPI_getbinval(t, d, 2, &isnull)),
+			     DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), DatumGetInt64(SPI_getbinval(t, d, 4, &isnull)),
+			     DatumGetBool(SPI_getbinval(t, d, 5, &isnull))});
 		}
 	});
 	return out;
@@ -360,7 +361,8 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 			double rate = job.seconds > 0 ? job.rows_done / job.seconds : 0;
 			double eta = rate > 0 ? (job.rows_total - job.rows_done) / rate : -1;
 			char buf[400];
-			snprintf(buf, sizeof buf, "%s checkpoint %zu/%lld: ids %lld..%lld, %lld rows; %lld of %lld rows, %.0f rows/s, ETA %s",
+			snprintf(buf, sizeof buf,
+			         "%s checkpoint %zu/%lld: ids %lld..%lld, %lld rows; %lld of %lld rows, %.0f rows/s, ETA %s",
 			         table.c_str(), ordinal, (long long)planned, (long long)c.start_id, (long long)c.end_id,
 			         (long long)c.rows, (long long)job.rows_done, (long long)job.rows_total, rate,
 			         format_eta(eta).c_str());
@@ -368,19 +370,19 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 		}
 		if (job.found && job.status == "completed") {
 			double rate = job.seconds > 0 ? job.rows_done / job.seconds : 0;
-			notice("migrated " + std::to_string(job.rows_done) + " rows in " + std::to_string(job.seconds).substr(0, 7) +
-			       " s (" + std::to_string((long long)rate) + " rows/s), " + std::to_string(reported.size()) +
-			       " checkpoints copied, " + std::to_string(skipped) + " already complete, " +
-			       std::to_string(job.requests) + " requests, " + std::to_string(job.retries) + " retries, " +
-			       std::to_string(job.bytes_sent) + " bytes sent");
+			notice("migrated " + std::to_string(job.rows_done) + " rows in " +
+			       std::to_string(job.seconds).substr(0, 7) + " s (" + std::to_string((long long)rate) + " rows/s), " +
+			       std::to_string(reported.size()) + " checkpoints copied, " + std::to_string(skipped) +
+			       " already complete, " + std::to_string(job.requests) + " requests, " + std::to_string(job.retries) +
+			       " retries, " + std::to_string(job.bytes_sent) + " bytes sent");
 			return;
 		}
 		if (job.found && (job.status == "failed" || job.status == "cancelled")) {
 			throw Error(job.status == "failed" ? "38000" : "57014",
-			            "pg2d1 job " + std::to_string(job_id) + " for \"" + table + "\" " + job.status,
-			            job.last_error, job.status == "failed"
-			                                ? "Fix the cause and call pg2d1_migrate again: completed checkpoints are kept."
-			                                : "");
+			            "pg2d1 job " + std::to_string(job_id) + " for \"" + table + "\" " + job.status, job.last_error,
+			            job.status == "failed"
+			                ? "Fix the cause and call pg2d1_migrate again: completed checkpoints are kept."
+			                : "");
 		}
 		pid_t pid;
 		if (handle && GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED && ++missing_after_stop > 2) {
@@ -422,10 +424,8 @@ std::optional<int64_t> active_job(Oid relid) {
 		Oid types[2] = {OIDOID, BOOLOID};
 		Datum values[2] = {ObjectIdGetDatum(relid), BoolGetDatum(launcher)};
 		SPI_execute_with_args(
-		    "SELECT j.job_id FROM pg2d1.jobs j WHERE j.relid = $1 AND j.status IN ('queued','running') AND ("
-		    "  ($2 AND j.status = 'queued') OR EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE l.locktype = "
-		    "  'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = "
-		    "  current_database()) AND l.classid = 1882350641::oid AND l.objid = j.relid AND l.objsubid = 1)) "
+		    "SELECT j.job_id FROM pg2d1.jobs j WHERE j.relid = $1 AND j.status IN ('queued','running') AND "
+		    "(($2 AND j.status = 'queued') OR pg2d1._table_has_worker(j.relid)) "
 		    "ORDER BY j.job_id DESC LIMIT 1",
 		    2, types, values, nullptr, false, 0);
 		if (SPI_processed > 0) {
@@ -461,9 +461,9 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		p.owner = GetUserId();
 		display = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(p.relid)));
 		if (pg_class_aclcheck(p.relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK) {
-			ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			                errmsg("permission denied for table %s", display.c_str()),
-			                errdetail("The migration worker runs as the role that calls pg2d1_migrate.")));
+			ereport(ERROR,
+			        (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE), errmsg("permission denied for table %s", display.c_str()),
+			         errdetail("The migration worker runs as the role that calls pg2d1_migrate.")));
 		}
 		if (wait && IsolationUsesXactSnapshot()) {
 			ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -495,7 +495,7 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		throw Error(sqlstate::kInvalidParameter, "target server name is too long");
 	}
 	strlcpy(p.target, target.value_or("").c_str(), sizeof(p.target));
-	(void)resolve_target(target); // fail here, in the caller's session, on missing credentials
+	(void)resolve_target(target);  // fail here, in the caller's session, on missing credentials
 	(void)load_table_spi(p.relid); // and on a table pg2d1 cannot migrate
 
 	if (auto running = active_job(p.relid)) {
@@ -589,7 +589,10 @@ PG2D1_FUNCTION(pg2d1_boundary_selftest) {
 		}
 	} else if (kind == "cancel") {
 		// A pending cancel is honoured through pg_call.
-		pg_call([] { QueryCancelPending = true; InterruptPending = true; });
+		pg_call([] {
+			QueryCancelPending = true;
+			InterruptPending = true;
+		});
 		check_for_interrupts();
 	}
 	text *t = nullptr;

@@ -46,11 +46,11 @@ inline int64_t table_lock_key(Oid relid) {
 BackgroundWorkerHandle *start_job_worker(const JobParams &params, bool notify);
 
 // Shared state (exists only with shared_preload_libraries = 'pg2d1').
-void request_shared_memory();   // from _PG_init
-void register_launcher();       // from _PG_init
+void request_shared_memory();             // from _PG_init
+void register_launcher();                 // from _PG_init
 bool launcher_serves_database(Oid dboid); // a live launcher handles this database
-void wake_launcher_at_commit(); // sets the launcher's latch when this transaction commits
-void set_launcher(bool running); // called by the launcher itself
+void wake_launcher_at_commit();           // sets the launcher's latch when this transaction commits
+void set_launcher(bool running);          // called by the launcher itself
 extern "C" PGDLLEXPORT void pg2d1_launcher_main(Datum arg);
 extern "C" PGDLLEXPORT void pg2d1_worker_main(Datum arg);
 

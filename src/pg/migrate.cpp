@@ -115,8 +115,7 @@ int spi_run(const char *sql, std::initializer_list<std::pair<Oid, Datum>> args, 
 
 class Migration {
   public:
-	Migration(const JobParams &p) : p_(p) {
-	}
+	Migration(const JobParams &p) : p_(p) {}
 	void run();
 
   private:
@@ -192,8 +191,7 @@ bool Migration::claim_job() {
 					         {INT8OID, Int64GetDatum(p_.depends_on)}},
 					        false);
 				}
-				spi_run("SELECT status FROM pg2d1.jobs WHERE job_id = $1", {{INT8OID, Int64GetDatum(p_.job_id)}},
-				        true);
+				spi_run("SELECT status FROM pg2d1.jobs WHERE job_id = $1", {{INT8OID, Int64GetDatum(p_.job_id)}}, true);
 				if (SPI_processed > 0) {
 					status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 				}
@@ -260,13 +258,11 @@ void Migration::prepare() {
 			rows_total_ = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 			spi_run("UPDATE pg2d1.jobs SET rows_total = $2, phase = 'planning' WHERE job_id = $1",
 			        {{INT8OID, Int64GetDatum(p_.job_id)}, {INT8OID, Int64GetDatum(rows_total_)}}, false);
-			batch_context_ =
-			    AllocSetContextCreate(TopMemoryContext, "pg2d1 row batch", ALLOCSET_DEFAULT_SIZES);
+			batch_context_ = AllocSetContextCreate(TopMemoryContext, "pg2d1 row batch", ALLOCSET_DEFAULT_SIZES);
 		});
 	});
 	if (table_.key_columns.size() != 1 || table_.columns[table_.key_columns[0]].kind != ValueKind::Integer) {
-		throw Error("0A000",
-		            "table \"" + table_.display_name + "\" does not have a single-column integer primary key",
+		throw Error("0A000", "table \"" + table_.display_name + "\" does not have a single-column integer primary key",
 		            "This version of pg2d1 walks tables by a single integer key (smallint, integer, bigint).",
 		            "Composite and non-integer keys are planned; until then migrate a table with an integer key.");
 	}
@@ -331,8 +327,7 @@ void Migration::prepare() {
 		});
 		for (auto &cp : checkpoints_) {
 			auto it = remote_completed_.find({cp.first, cp.last});
-			if (cp.status == "completed" && !traditional &&
-			    (it == remote_completed_.end() || it->second != cp.count)) {
+			if (cp.status == "completed" && !traditional && (it == remote_completed_.end() || it->second != cp.count)) {
 				cp.status = "pending"; // D1 disagrees: send the range again
 			}
 			if (cp.status == "completed") {
@@ -349,9 +344,9 @@ void Migration::plan(std::optional<int64_t> after) {
 	set_phase("planning checkpoints");
 	bool traditional = p_.flags & kJobTraditional;
 	std::string qpk = quote_ident(pk_);
-	std::string sql = "SELECT min(k), max(k), count(*) FROM (SELECT " + qpk + "::int8 AS k, (row_number() OVER (ORDER BY " +
-	                  qpk + ") - 1) / $2 AS g FROM " + table_.qualified_name + " WHERE ($1::int8 IS NULL OR " + qpk +
-	                  " > $1)) s GROUP BY g ORDER BY g";
+	std::string sql = "SELECT min(k), max(k), count(*) FROM (SELECT " + qpk +
+	                  "::int8 AS k, (row_number() OVER (ORDER BY " + qpk + ") - 1) / $2 AS g FROM " +
+	                  table_.qualified_name + " WHERE ($1::int8 IS NULL OR " + qpk + " > $1)) s GROUP BY g ORDER BY g";
 	int64_t size = traditional ? INT64_MAX : p_.checkpoint_size;
 	std::vector<Checkpoint> planned;
 	in_transaction([&] {
@@ -460,7 +455,8 @@ void Migration::mark_remote_failed(const Checkpoint &cp, const std::string &mess
 	std::string msg;
 	append_text_literal(msg, cut);
 	try {
-		client_->batch({{"UPDATE migration_checkpoints SET status = 'failed', error_message = " + msg + where_range(cp), {}}});
+		client_->batch(
+		    {{"UPDATE migration_checkpoints SET status = 'failed', error_message = " + msg + where_range(cp), {}}});
 	} catch (const std::exception &) {
 		// D1 is unreachable or refusing: the original error is what the user needs.
 	}
@@ -480,24 +476,25 @@ void Migration::copy(Checkpoint &cp, size_t index) {
 	BatchPlanner planner(target, limits_from_gucs(static_cast<size_t>(p_.batch_size)));
 	std::string where = where_range(cp);
 	if (!traditional) {
-		client_->batch({{"INSERT INTO migration_checkpoints (table_name, start_id, end_id, records_processed, status, "
-		                 "started_at) SELECT " +
-		                     table_lit_ + ", " + std::to_string(cp.first) + ", " + std::to_string(cp.last) +
-		                     ", 0, 'in_progress', datetime('now') WHERE NOT EXISTS (SELECT 1 FROM migration_checkpoints" +
-		                     where + ")",
-		                 {}},
-		                {"UPDATE migration_checkpoints SET status = 'in_progress', started_at = datetime('now'), "
-		                 "completed_at = NULL, error_message = NULL" +
-		                     where,
-		                 {}}});
+		client_->batch(
+		    {{"INSERT INTO migration_checkpoints (table_name, start_id, end_id, records_processed, status, "
+		      "started_at) SELECT " +
+		          table_lit_ + ", " + std::to_string(cp.first) + ", " + std::to_string(cp.last) +
+		          ", 0, 'in_progress', datetime('now') WHERE NOT EXISTS (SELECT 1 FROM migration_checkpoints" + where +
+		          ")",
+		      {}},
+		     {"UPDATE migration_checkpoints SET status = 'in_progress', started_at = datetime('now'), "
+		      "completed_at = NULL, error_message = NULL" +
+		          where,
+		      {}}});
 	}
 	std::string cols;
 	for (auto &c : table_.columns) {
 		cols += (cols.empty() ? "" : ", ") + quote_ident(c.name);
 	}
 	std::string qpk = quote_ident(pk_);
-	std::string sql = "SELECT " + cols + " FROM " + table_.qualified_name + " WHERE ($1::int8 IS NULL OR " + qpk + " > $1) AND " + qpk +
-	                  " <= $2 ORDER BY " + qpk + " LIMIT " + std::to_string(kFetchRows);
+	std::string sql = "SELECT " + cols + " FROM " + table_.qualified_name + " WHERE ($1::int8 IS NULL OR " + qpk +
+	                  " > $1) AND " + qpk + " <= $2 ORDER BY " + qpk + " LIMIT " + std::to_string(kFetchRows);
 	const int key_index = table_.key_columns[0];
 	int64_t last_key = cp.first - 1; // keys are > first-1 (first >= INT64_MIN+1 is checked below)
 	bool from_start = cp.first == INT64_MIN;
@@ -565,8 +562,8 @@ void Migration::copy(Checkpoint &cp, size_t index) {
 		} catch (const Error &e) {
 			std::string col = encode_column >= 0 ? "column \"" + table_.columns[encode_column].name + "\" of " : "";
 			throw Error(e.sqlstate(),
-			            std::string(e.what()) + " (" + col + "table \"" + table_.display_name + "\", " + pk_ +
-			                " = " + std::to_string(encode_key) + ")",
+			            std::string(e.what()) + " (" + col + "table \"" + table_.display_name + "\", " + pk_ + " = " +
+			                std::to_string(encode_key) + ")",
 			            e.detail(), e.hint());
 		}
 		from_start = false;

@@ -8,12 +8,11 @@
 
 namespace pg2d1 {
 
-void begin_transaction();  // StartTransactionCommand + SPI_connect + snapshot
-void commit_transaction(); // SPI_finish + CommitTransactionCommand
+void begin_transaction();          // StartTransactionCommand + SPI_connect + snapshot
+void commit_transaction();         // SPI_finish + CommitTransactionCommand
 void abort_transaction() noexcept; // after an error: AbortCurrentTransaction if one is open
 
-template <typename F>
-auto in_transaction(F &&f) -> decltype(f()) {
+template <typename F> auto in_transaction(F &&f) -> decltype(f()) {
 	begin_transaction();
 	if constexpr (std::is_void_v<decltype(f())>) {
 		f();

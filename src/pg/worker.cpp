@@ -234,14 +234,12 @@ std::vector<OrphanJob> find_orphan_jobs() {
 			if (SPI_processed == 0) {
 				return;
 			}
-			SPI_execute("SELECT j.job_id, j.relid, j.owner, j.checkpoint_size, j.batch_size, j.mode, "
-			            "       coalesce(j.target, ''), coalesce(j.depends_on, 0), j.resume "
-			            "FROM pg2d1.jobs j WHERE j.status IN ('queued','running') AND NOT EXISTS ("
-			            "  SELECT 1 FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' AND l.granted"
-			            "  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
-			            "  AND l.classid = 1882350641::oid AND l.objid = j.relid AND l.objsubid = 1) "
-			            "ORDER BY j.job_id",
-			            true, 0);
+			SPI_execute(
+			    "SELECT j.job_id, j.relid, j.owner, j.checkpoint_size, j.batch_size, j.mode, "
+			    "       coalesce(j.target, ''), coalesce(j.depends_on, 0), j.resume "
+			    "FROM pg2d1.jobs j WHERE j.status IN ('queued','running') AND NOT pg2d1._table_has_worker(j.relid) "
+			    "ORDER BY j.job_id",
+			    true, 0);
 			for (uint64 i = 0; i < SPI_processed; i++) {
 				HeapTuple t = SPI_tuptable->vals[i];
 				TupleDesc d = SPI_tuptable->tupdesc;
