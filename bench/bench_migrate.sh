@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench_migrate.sh — measures pg2d1 against the local D1 server and prints figures:
-# rows/s, D1 requests, bytes sent, retries, and the backend's peak RSS, for
+# rows/s, D1 requests, bytes sent, retries, and the worker's peak RSS (ru_maxrss, which
+# includes the shared buffers it touched), for
 #   baseline : the reference scripts' shape (19 rows per request, 5 requests/s = 200 ms apart)
 #   pg2d1    : defaults (requests as large as D1's limits allow, no rate limit locally)
 # both in the same run, and the ratio. Usage: bench/bench_migrate.sh [ROWS] [BASELINE_ROWS]
@@ -26,7 +27,7 @@ $settings
 \timing on
 SELECT pg2d1_migrate('$table', resume => false, wait => true$extra);
 \timing off
-SELECT 'RSS ' || (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+) kB'))[1];
+SELECT 'RSS ' || peak_rss_kb FROM pg2d1.jobs ORDER BY job_id DESC LIMIT 1;
 SQL
 )
   local ms secs req bytes retries rss

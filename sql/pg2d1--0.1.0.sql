@@ -25,7 +25,15 @@ CREATE TABLE pg2d1.jobs (
     mode            text NOT NULL DEFAULT 'resumable',
     target          text,
     depends_on      bigint,
+    -- the caller's pg2d1.* settings, used by the worker (also after a restart)
+    requests_per_second        float8 NOT NULL DEFAULT 3.5,
+    max_retries                integer NOT NULL DEFAULT 5,
+    request_timeout_ms         integer NOT NULL DEFAULT 60000,
+    max_statement_bytes        integer NOT NULL DEFAULT 100000,
+    max_request_bytes          integer NOT NULL DEFAULT 1000000,
+    max_statements_per_request integer NOT NULL DEFAULT 50,
     pid             integer,
+    peak_rss_kb     bigint,
     requests        bigint NOT NULL DEFAULT 0,
     retries         bigint NOT NULL DEFAULT 0,
     bytes_sent      bigint NOT NULL DEFAULT 0,
@@ -85,7 +93,7 @@ CREATE VIEW pg2d1_progress WITH (security_invoker = true) AS
                 ELSE '[' || repeat('#', coalesce(20 * least(j.rows_done, j.rows_total) / NULLIF(j.rows_total, 0), 0)::int)
                      || repeat('.', 20 - coalesce(20 * least(j.rows_done, j.rows_total) / NULLIF(j.rows_total, 0), 0)::int)
                      || ']' END AS bar,
-           j.last_error, j.phase, j.requests, j.retries, j.bytes_sent, j.started_at, j.finished_at
+           j.last_error, j.phase, j.requests, j.retries, j.bytes_sent, j.peak_rss_kb, j.started_at, j.finished_at
     FROM pg2d1.jobs j;
 
 -- security_invoker: each role sees its own jobs through the row-level security above.

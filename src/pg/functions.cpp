@@ -498,6 +498,7 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 	(void)resolve_target(target);  // fail here, in the caller's session, on missing credentials
 	(void)load_table_spi(p.relid); // and on a table pg2d1 cannot migrate
 
+	capture_settings(p);
 	if (auto running = active_job(p.relid)) {
 		notice("job " + std::to_string(*running) + " is already migrating " + display + "; returning its id");
 		if (wait) {
@@ -513,8 +514,9 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		PG_RETURN_INT64(p.job_id);
 	}
 	pg_call([&] {
-		Oid types[10] = {INT8OID, TEXTOID, OIDOID, OIDOID, INT8OID, INT4OID, BOOLOID, TEXTOID, TEXTOID, INT8OID};
-		Datum values[10] = {Int64GetDatum(p.job_id),
+		Oid types[16] = {INT8OID, TEXTOID, OIDOID,    OIDOID,  INT8OID, INT4OID, BOOLOID, TEXTOID,
+		                 TEXTOID, INT8OID, FLOAT8OID, INT4OID, INT4OID, INT4OID, INT4OID, INT4OID};
+		Datum values[16] = {Int64GetDatum(p.job_id),
 		                    CStringGetTextDatum(display.c_str()),
 		                    ObjectIdGetDatum(p.relid),
 		                    ObjectIdGetDatum(p.owner),
@@ -523,14 +525,22 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		                    BoolGetDatum((p.flags & kJobResume) != 0),
 		                    CStringGetTextDatum(mode.c_str()),
 		                    CStringGetTextDatum(p.target),
-		                    Int64GetDatum(p.depends_on)};
+		                    Int64GetDatum(p.depends_on),
+		                    Float8GetDatum(p.requests_per_second),
+		                    Int32GetDatum(p.max_retries),
+		                    Int32GetDatum(p.request_timeout_ms),
+		                    Int32GetDatum(p.max_statement_bytes),
+		                    Int32GetDatum(p.max_request_bytes),
+		                    Int32GetDatum(p.max_statements_per_request)};
 		if (SPI_connect() != SPI_OK_CONNECT) {
 			elog(ERROR, "pg2d1: SPI_connect failed");
 		}
 		SPI_execute_with_args("INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, "
-		                      "batch_size, resume, mode, target, depends_on) VALUES ($1, $2, $3, $4, 'queued', $5, $6, "
-		                      "$7, $8, nullif($9, ''), nullif($10, 0))",
-		                      10, types, values, nullptr, false, 0);
+		                      "batch_size, resume, mode, target, depends_on, requests_per_second, max_retries, "
+		                      "request_timeout_ms, max_statement_bytes, max_request_bytes, max_statements_per_request) "
+		                      "VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, nullif($9, ''), nullif($10, 0), $11, "
+		                      "$12, $13, $14, $15, $16)",
+		                      16, types, values, nullptr, false, 0);
 		SPI_finish();
 	});
 	if (launcher_serves_database(MyDatabaseId)) {

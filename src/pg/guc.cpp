@@ -2,6 +2,7 @@
 // Must never define a GUC that holds a credential; security-relevant ones are SUSET.
 // Called by _PG_init (module.cpp) and the SQL functions.
 #include "guc.hpp"
+#include "jobs.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -55,6 +56,24 @@ void define_gucs() {
 	DefineCustomIntVariable("pg2d1.max_workers", "Most migration workers the launcher runs at once.", nullptr,
 	                        &guc_max_workers, 4, 1, 64, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("pg2d1");
+}
+
+void capture_settings(JobParams &p) {
+	p.requests_per_second = static_cast<float>(guc_requests_per_second);
+	p.max_statement_bytes = guc_max_statement_bytes;
+	p.max_request_bytes = guc_max_request_bytes;
+	p.request_timeout_ms = guc_request_timeout_ms;
+	p.max_retries = static_cast<int16_t>(guc_max_retries);
+	p.max_statements_per_request = static_cast<int16_t>(guc_max_statements_per_request);
+}
+
+void apply_settings(const JobParams &p) {
+	guc_requests_per_second = p.requests_per_second;
+	guc_max_statement_bytes = p.max_statement_bytes;
+	guc_max_request_bytes = p.max_request_bytes;
+	guc_request_timeout_ms = p.request_timeout_ms;
+	guc_max_retries = p.max_retries;
+	guc_max_statements_per_request = p.max_statements_per_request;
 }
 
 Limits limits_from_gucs(size_t max_rows_per_request) {

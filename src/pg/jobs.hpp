@@ -31,6 +31,14 @@ struct JobParams {
 	Oid relid;
 	int32_t batch_size;
 	uint32_t flags;
+	// The caller's pg2d1.* settings, applied in the worker (and kept in the job row so a
+	// resumed job runs with them too).
+	float requests_per_second;
+	int32_t max_statement_bytes;
+	int32_t max_request_bytes;
+	int32_t request_timeout_ms;
+	int16_t max_retries;
+	int16_t max_statements_per_request;
 	char target[NAMEDATALEN]; // server name, "" = default resolution
 };
 static_assert(sizeof(JobParams) <= BGW_EXTRALEN, "JobParams must fit in bgw_extra");
@@ -40,6 +48,9 @@ constexpr int64_t kLockClass = 0x70326431; // 'p2d1'
 inline int64_t table_lock_key(Oid relid) {
 	return (kLockClass << 32) | static_cast<int64_t>(relid);
 }
+
+void capture_settings(JobParams &params);     // from this session's GUCs
+void apply_settings(const JobParams &params); // in the worker
 
 // Registers a dynamic worker for the job. notify = this backend gets SIGUSR1 on start/stop.
 // Throws pg2d1::Error 53400 when no background worker slot is free.

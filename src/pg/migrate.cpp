@@ -26,6 +26,8 @@ extern "C" {
 #include "utils/wait_event.h"
 }
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <map>
 #include <set>
@@ -86,6 +88,12 @@ void append_value(std::string &out, const SourceColumn &col, Datum d) {
 		len = strlen(s);
 	}
 	append_text_literal(out, std::string_view(s, len));
+}
+
+// Peak resident set of this worker process, in kB (includes shared buffers it touched).
+int64_t peak_rss_kb() {
+	struct rusage ru;
+	return getrusage(RUSAGE_SELF, &ru) == 0 ? static_cast<int64_t>(ru.ru_maxrss) : 0;
 }
 
 struct Checkpoint {
@@ -176,20 +184,29 @@ bool Migration::claim_job() {
 			table_ = load_source_table(p_.relid);
 			pg_call([&] {
 				if (p_.flags & kJobCreateRow) {
-					spi_run("INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, "
-					        "batch_size, resume, mode, target, depends_on) VALUES ($1, $2, $3, $4, 'running', $5, $6, "
-					        "$7, $8, nullif($9, ''), nullif($10, 0)) ON CONFLICT (job_id) DO NOTHING",
-					        {{INT8OID, Int64GetDatum(p_.job_id)},
-					         {TEXTOID, CStringGetTextDatum(table_.display_name.c_str())},
-					         {OIDOID, ObjectIdGetDatum(p_.relid)},
-					         {OIDOID, ObjectIdGetDatum(p_.owner)},
-					         {INT8OID, Int64GetDatum(p_.checkpoint_size)},
-					         {INT4OID, Int32GetDatum(p_.batch_size)},
-					         {BOOLOID, BoolGetDatum((p_.flags & kJobResume) != 0)},
-					         {TEXTOID, CStringGetTextDatum((p_.flags & kJobTraditional) ? "traditional" : "resumable")},
-					         {TEXTOID, CStringGetTextDatum(p_.target)},
-					         {INT8OID, Int64GetDatum(p_.depends_on)}},
-					        false);
+					spi_run(
+					    "INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, "
+					    "batch_size, resume, mode, target, depends_on, requests_per_second, max_retries, "
+					    "request_timeout_ms, max_statement_bytes, max_request_bytes, max_statements_per_request) "
+					    "VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, nullif($9, ''), nullif($10, 0), $11, $12, "
+					    "$13, $14, $15, $16) ON CONFLICT (job_id) DO NOTHING",
+					    {{INT8OID, Int64GetDatum(p_.job_id)},
+					     {TEXTOID, CStringGetTextDatum(table_.display_name.c_str())},
+					     {OIDOID, ObjectIdGetDatum(p_.relid)},
+					     {OIDOID, ObjectIdGetDatum(p_.owner)},
+					     {INT8OID, Int64GetDatum(p_.checkpoint_size)},
+					     {INT4OID, Int32GetDatum(p_.batch_size)},
+					     {BOOLOID, BoolGetDatum((p_.flags & kJobResume) != 0)},
+					     {TEXTOID, CStringGetTextDatum((p_.flags & kJobTraditional) ? "traditional" : "resumable")},
+					     {TEXTOID, CStringGetTextDatum(p_.target)},
+					     {INT8OID, Int64GetDatum(p_.depends_on)},
+					     {FLOAT8OID, Float8GetDatum(p_.requests_per_second)},
+					     {INT4OID, Int32GetDatum(p_.max_retries)},
+					     {INT4OID, Int32GetDatum(p_.request_timeout_ms)},
+					     {INT4OID, Int32GetDatum(p_.max_statement_bytes)},
+					     {INT4OID, Int32GetDatum(p_.max_request_bytes)},
+					     {INT4OID, Int32GetDatum(p_.max_statements_per_request)}},
+					    false);
 				}
 				spi_run("SELECT status FROM pg2d1.jobs WHERE job_id = $1", {{INT8OID, Int64GetDatum(p_.job_id)}}, true);
 				if (SPI_processed > 0) {
@@ -436,12 +453,13 @@ void Migration::update_job_progress(bool force) {
 	in_transaction([&] {
 		pg_call([&] {
 			spi_run("UPDATE pg2d1.jobs SET rows_done = $2, requests = $3, retries = $4, bytes_sent = $5, "
-			        "updated_at = clock_timestamp() WHERE job_id = $1",
+			        "peak_rss_kb = $6, updated_at = clock_timestamp() WHERE job_id = $1",
 			        {{INT8OID, Int64GetDatum(p_.job_id)},
 			         {INT8OID, Int64GetDatum(rows_done_)},
 			         {INT8OID, Int64GetDatum((int64)st.requests)},
 			         {INT8OID, Int64GetDatum((int64)st.retries)},
-			         {INT8OID, Int64GetDatum((int64)st.bytes_sent)}},
+			         {INT8OID, Int64GetDatum((int64)st.bytes_sent)},
+			         {INT8OID, Int64GetDatum(peak_rss_kb())}},
 			        false);
 		});
 	});
@@ -661,6 +679,7 @@ void Migration::run() {
 } // namespace
 
 void run_job(const JobParams &params) {
+	apply_settings(params);
 	// Text output of dates and times must not depend on session defaults.
 	pg_call([] {
 		SetConfigOption("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION);

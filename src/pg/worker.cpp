@@ -236,7 +236,9 @@ std::vector<OrphanJob> find_orphan_jobs() {
 			}
 			SPI_execute(
 			    "SELECT j.job_id, j.relid, j.owner, j.checkpoint_size, j.batch_size, j.mode, "
-			    "       coalesce(j.target, ''), coalesce(j.depends_on, 0), j.resume "
+			    "       coalesce(j.target, ''), coalesce(j.depends_on, 0), j.resume, j.requests_per_second, "
+			    "       j.max_retries, j.request_timeout_ms, j.max_statement_bytes, j.max_request_bytes, "
+			    "       j.max_statements_per_request "
 			    "FROM pg2d1.jobs j WHERE j.status IN ('queued','running') AND NOT pg2d1._table_has_worker(j.relid) "
 			    "ORDER BY j.job_id",
 			    true, 0);
@@ -258,6 +260,13 @@ std::vector<OrphanJob> find_orphan_jobs() {
 				// A job that already has a ledger continues from it whatever `resume` says
 				// (migrate.cpp): resume => false only decides how the job starts.
 				bool resume = DatumGetBool(SPI_getbinval(t, d, 9, &isnull));
+				o.params.requests_per_second = static_cast<float>(DatumGetFloat8(SPI_getbinval(t, d, 10, &isnull)));
+				o.params.max_retries = static_cast<int16_t>(DatumGetInt32(SPI_getbinval(t, d, 11, &isnull)));
+				o.params.request_timeout_ms = DatumGetInt32(SPI_getbinval(t, d, 12, &isnull));
+				o.params.max_statement_bytes = DatumGetInt32(SPI_getbinval(t, d, 13, &isnull));
+				o.params.max_request_bytes = DatumGetInt32(SPI_getbinval(t, d, 14, &isnull));
+				o.params.max_statements_per_request =
+				    static_cast<int16_t>(DatumGetInt32(SPI_getbinval(t, d, 15, &isnull)));
 				o.params.flags = (resume ? uint32_t(kJobResume) : 0u) |
 				                 (strcmp(mode, "traditional") == 0 ? uint32_t(kJobTraditional) : 0u);
 				strlcpy(o.params.target, target, sizeof(o.params.target));

@@ -47,6 +47,8 @@ check_eq "local ledger: job completed with 100,000 rows and a rate" "completed|1
 check "migrate camera_locations (traditional mode)" \
   q "SELECT pg2d1_migrate('camera_locations', mode => 'traditional', wait => true)"
 check "camera_locations in D1 equals PostgreSQL" compare camera_locations
+out=$(psql -X -A -t -v ON_ERROR_STOP=1 -c "SET pg2d1.max_request_bytes = 20000" -c "SELECT pg2d1_migrate('camera_locations', mode => 'traditional', wait => true)" -c "SELECT requests FROM pg2d1.jobs ORDER BY job_id DESC LIMIT 1" 2>/dev/null | tail -n1)
+check "the caller's pg2d1.* settings reach the worker (20 kB requests: $out requests for 3,000 rows)" test "${out:-0}" -gt 12
 check_eq "traditional mode writes no checkpoints" "0" \
   d1_sqlite "SELECT count(*) FROM migration_checkpoints WHERE table_name='camera_locations'"
 
