@@ -3,6 +3,7 @@
 // Must never receive or return a secret; every entry goes through PG2D1_FUNCTION.
 // Called by PostgreSQL (declared in sql/pg2d1--0.1.0.sql).
 #include "boundary.hpp"
+#include "spi.hpp"
 #include "catalog.hpp"
 #include "credentials.hpp"
 #include "guc.hpp"
@@ -108,11 +109,7 @@ std::vector<Oid> regclass_array_arg(FunctionCallInfo fcinfo, int n) {
 }
 
 SourceTable load_table_spi(Oid relid) {
-	pg_call([] {
-		if (SPI_connect() != SPI_OK_CONNECT) {
-			elog(ERROR, "pg2d1: SPI_connect failed");
-		}
-	});
+	pg_call([] { spi_connect(); });
 	SourceTable t = load_source_table(relid);
 	pg_call([] { SPI_finish(); });
 	return t;
@@ -263,18 +260,16 @@ JobRow read_job(int64_t job_id) {
 		if (SPI_processed == 0) {
 			return;
 		}
-		HeapTuple t = SPI_tuptable->vals[0];
-		TupleDesc d = SPI_tuptable->tupdesc;
 		bool isnull;
 		j.found = true;
-		j.status = SPI_getvalue(t, d, 1);
-		j.last_error = SPI_getvalue(t, d, 2);
-		j.rows_done = DatumGetInt64(SPI_getbinval(t, d, 3, &isnull));
-		j.rows_total = DatumGetInt64(SPI_getbinval(t, d, 4, &isnull));
-		j.requests = DatumGetInt64(SPI_getbinval(t, d, 5, &isnull));
-		j.retries = DatumGetInt64(SPI_getbinval(t, d, 6, &isnull));
-		j.bytes_sent = DatumGetInt64(SPI_getbinval(t, d, 7, &isnull));
-		j.seconds = DatumGetFloat8(SPI_getbinval(t, d, 8, &isnull));
+		j.status = spi_text(0, 1);
+		j.last_error = spi_text(0, 2);
+		j.rows_done = spi_int64(0, 3);
+		j.rows_total = spi_int64(0, 4);
+		j.requests = spi_int64(0, 5);
+		j.retries = spi_int64(0, 6);
+		j.bytes_sent = spi_int64(0, 7);
+		j.seconds = DatumGetFloat8(spi_datum(0, 8, &isnull));
 	});
 	return j;
 }
@@ -298,17 +293,11 @@ std::vector<CheckpointRow> completed_checkpoints(int64_t job_id, int64_t &planne
 		                      1, types, values, nullptr, false, 0);
 		planned = 0;
 		for (uint64 i = 0; i < SPI_processed; i++) {
-			HeapTuple t = SPI_tuptable->vals[i];
-			TupleDesc d = SPI_tuptable->tupdesc;
-			bool isnull;
-			planned = DatumGetInt64(SPI_getbinval(t, d, 7, &isnull));
-			if (!DatumGetBool(SPI_getbinval(t, d, 6, &isnull))) {
+			planned = spi_int64(i, 7);
+			if (!spi_bool(i, 6)) {
 				continue;
 			}
-			out.push_back(
-			    {DatumGetInt64(SPI_getbinval(t, d, 1, &isnull)), DatumGetInt64(SPI_getbinval(t, d, 2, &isnull)),
-			     DatumGetInt64(SPI_getbinval(t, d, 3, &isnull)), DatumGetInt64(SPI_getbinval(t, d, 4, &isnull)),
-			     DatumGetBool(SPI_getbinval(t, d, 5, &isnull))});
+			out.push_back({spi_int64(i, 1), spi_int64(i, 2), spi_int64(i, 3), spi_int64(i, 4), spi_bool(i, 5)});
 		}
 	});
 	return out;
@@ -335,9 +324,7 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 			(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 200L, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
-			if (SPI_connect() != SPI_OK_CONNECT) {
-				elog(ERROR, "pg2d1: SPI_connect failed");
-			}
+			spi_connect();
 		});
 		JobRow job = read_job(job_id);
 		int64_t planned = 0;
@@ -396,17 +383,14 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 std::optional<int64_t> previous_checkpoint_size(Oid relid) {
 	std::optional<int64_t> size;
 	pg_call([&] {
-		if (SPI_connect() != SPI_OK_CONNECT) {
-			elog(ERROR, "pg2d1: SPI_connect failed");
-		}
+		spi_connect();
 		Oid types[1] = {OIDOID};
 		Datum values[1] = {ObjectIdGetDatum(relid)};
 		SPI_execute_with_args("SELECT checkpoint_size FROM pg2d1.jobs WHERE relid = $1 AND mode = 'resumable' "
 		                      "ORDER BY job_id DESC LIMIT 1",
 		                      1, types, values, nullptr, true, 0);
 		if (SPI_processed > 0) {
-			bool isnull;
-			size = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			size = spi_int64(0, 1);
 		}
 		SPI_finish();
 	});
@@ -418,9 +402,7 @@ std::optional<int64_t> active_job(Oid relid) {
 	std::optional<int64_t> id;
 	bool launcher = launcher_serves_database(MyDatabaseId);
 	pg_call([&] {
-		if (SPI_connect() != SPI_OK_CONNECT) {
-			elog(ERROR, "pg2d1: SPI_connect failed");
-		}
+		spi_connect();
 		Oid types[2] = {OIDOID, BOOLOID};
 		Datum values[2] = {ObjectIdGetDatum(relid), BoolGetDatum(launcher)};
 		SPI_execute_with_args(
@@ -429,8 +411,7 @@ std::optional<int64_t> active_job(Oid relid) {
 		    "ORDER BY j.job_id DESC LIMIT 1",
 		    2, types, values, nullptr, false, 0);
 		if (SPI_processed > 0) {
-			bool isnull;
-			id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			id = spi_int64(0, 1);
 		}
 		SPI_finish();
 	});
@@ -532,9 +513,7 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		                    Int32GetDatum(p.max_statement_bytes),
 		                    Int32GetDatum(p.max_request_bytes),
 		                    Int32GetDatum(p.max_statements_per_request)};
-		if (SPI_connect() != SPI_OK_CONNECT) {
-			elog(ERROR, "pg2d1: SPI_connect failed");
-		}
+		spi_connect();
 		SPI_execute_with_args("INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, "
 		                      "batch_size, resume, mode, target, depends_on, requests_per_second, max_retries, "
 		                      "request_timeout_ms, max_statement_bytes, max_request_bytes, max_statements_per_request) "

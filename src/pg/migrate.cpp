@@ -5,6 +5,7 @@
 #include "migrate.hpp"
 
 #include "boundary.hpp"
+#include "spi.hpp"
 #include "catalog.hpp"
 #include "credentials.hpp"
 #include "guc.hpp"
@@ -104,23 +105,6 @@ struct Checkpoint {
 	std::string status;
 };
 
-// Runs a parameterised statement through SPI (inside pg_call, inside a transaction).
-int spi_run(const char *sql, std::initializer_list<std::pair<Oid, Datum>> args, bool read_only, long limit = 0) {
-	Oid types[16];
-	Datum values[16];
-	int n = 0;
-	for (auto &a : args) {
-		types[n] = a.first;
-		values[n] = a.second;
-		n++;
-	}
-	int rc = SPI_execute_with_args(sql, n, types, values, nullptr, read_only, limit);
-	if (rc < 0) {
-		elog(ERROR, "pg2d1: internal query failed (%d): %s", rc, sql);
-	}
-	return rc;
-}
-
 class Migration {
   public:
 	Migration(const JobParams &p) : p_(p) {}
@@ -169,8 +153,7 @@ bool Migration::claim_job() {
 		pg_call([&] {
 			spi_run("SELECT pg_catalog.pg_try_advisory_lock($1)", {{INT8OID, Int64GetDatum(table_lock_key(p_.relid))}},
 			        false);
-			bool isnull;
-			locked = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			locked = spi_bool(0, 1);
 		});
 	});
 	if (!locked) {
@@ -210,7 +193,7 @@ bool Migration::claim_job() {
 				}
 				spi_run("SELECT status FROM pg2d1.jobs WHERE job_id = $1", {{INT8OID, Int64GetDatum(p_.job_id)}}, true);
 				if (SPI_processed > 0) {
-					status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+					status = spi_text(0, 1);
 				}
 			});
 		});
@@ -246,7 +229,7 @@ void Migration::wait_for_dependency() {
 			pg_call([&] {
 				spi_run("SELECT status FROM pg2d1.jobs WHERE job_id = $1", {{INT8OID, Int64GetDatum(p_.depends_on)}},
 				        true);
-				status = SPI_processed ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : "missing";
+				status = SPI_processed ? spi_text(0, 1) : "missing";
 			});
 		});
 		if (status == "completed") {
@@ -271,8 +254,7 @@ void Migration::prepare() {
 		pg_call([&] {
 			std::string sql = "SELECT count(*) FROM " + table_.qualified_name;
 			spi_run(sql.c_str(), {}, true);
-			bool isnull;
-			rows_total_ = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			rows_total_ = spi_int64(0, 1);
 			spi_run("UPDATE pg2d1.jobs SET rows_total = $2, phase = 'planning' WHERE job_id = $1",
 			        {{INT8OID, Int64GetDatum(p_.job_id)}, {INT8OID, Int64GetDatum(rows_total_)}}, false);
 			batch_context_ = AllocSetContextCreate(TopMemoryContext, "pg2d1 row batch", ALLOCSET_DEFAULT_SIZES);
@@ -329,15 +311,12 @@ void Migration::prepare() {
 				        "WHERE job_id = $1 ORDER BY start_id",
 				        {{INT8OID, Int64GetDatum(p_.job_id)}}, true);
 				for (uint64 i = 0; i < SPI_processed; i++) {
-					HeapTuple t = SPI_tuptable->vals[i];
-					TupleDesc d = SPI_tuptable->tupdesc;
-					bool isnull;
 					Checkpoint cp;
-					cp.ledger_id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
-					cp.first = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
-					cp.last = DatumGetInt64(SPI_getbinval(t, d, 3, &isnull));
-					cp.count = DatumGetInt64(SPI_getbinval(t, d, 4, &isnull));
-					cp.status = SPI_getvalue(t, d, 5);
+					cp.ledger_id = spi_int64(i, 1);
+					cp.first = spi_int64(i, 2);
+					cp.last = spi_int64(i, 3);
+					cp.count = spi_int64(i, 4);
+					cp.status = spi_text(i, 5);
 					checkpoints_.push_back(cp);
 				}
 			});
@@ -375,13 +354,10 @@ void Migration::plan(std::optional<int64_t> after) {
 				elog(ERROR, "pg2d1: checkpoint planning failed");
 			}
 			for (uint64 i = 0; i < SPI_processed; i++) {
-				HeapTuple t = SPI_tuptable->vals[i];
-				TupleDesc d = SPI_tuptable->tupdesc;
-				bool isnull;
 				Checkpoint cp;
-				cp.first = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
-				cp.last = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
-				cp.count = DatumGetInt64(SPI_getbinval(t, d, 3, &isnull));
+				cp.first = spi_int64(i, 1);
+				cp.last = spi_int64(i, 2);
+				cp.count = spi_int64(i, 3);
 				planned.push_back(cp);
 			}
 		});
@@ -416,8 +392,7 @@ void Migration::plan(std::optional<int64_t> after) {
 				         {TEXTOID, CStringGetTextDatum(cp.status.c_str())},
 				         {BOOLOID, BoolGetDatum(cp.status == "completed")}},
 				        false);
-				bool isnull;
-				cp.ledger_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+				cp.ledger_id = spi_int64(0, 1);
 			});
 			if (cp.status == "completed") {
 				rows_done_ += cp.count;

@@ -8,6 +8,7 @@
 #include "jobs.hpp"
 
 #include "boundary.hpp"
+#include "spi.hpp"
 #include "credentials.hpp"
 #include "guc.hpp"
 #include "migrate.hpp"
@@ -248,25 +249,24 @@ std::vector<OrphanJob> find_orphan_jobs() {
 				bool isnull;
 				OrphanJob o;
 				memset(&o.params, 0, sizeof(o.params));
-				o.params.job_id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+				o.params.job_id = spi_int64(i, 1);
 				o.params.relid = DatumGetObjectId(SPI_getbinval(t, d, 2, &isnull));
 				o.params.owner = DatumGetObjectId(SPI_getbinval(t, d, 3, &isnull));
-				o.params.checkpoint_size = DatumGetInt64(SPI_getbinval(t, d, 4, &isnull));
-				o.params.batch_size = DatumGetInt32(SPI_getbinval(t, d, 5, &isnull));
-				char *mode = SPI_getvalue(t, d, 6);
-				char *target = SPI_getvalue(t, d, 7);
-				o.params.depends_on = DatumGetInt64(SPI_getbinval(t, d, 8, &isnull));
+				o.params.checkpoint_size = spi_int64(i, 4);
+				o.params.batch_size = spi_int32(i, 5);
+				char *mode = spi_text(i, 6);
+				char *target = spi_text(i, 7);
+				o.params.depends_on = spi_int64(i, 8);
 				o.params.dboid = MyDatabaseId;
 				// A job that already has a ledger continues from it whatever `resume` says
 				// (migrate.cpp): resume => false only decides how the job starts.
-				bool resume = DatumGetBool(SPI_getbinval(t, d, 9, &isnull));
+				bool resume = spi_bool(i, 9);
 				o.params.requests_per_second = static_cast<float>(DatumGetFloat8(SPI_getbinval(t, d, 10, &isnull)));
-				o.params.max_retries = static_cast<int16_t>(DatumGetInt32(SPI_getbinval(t, d, 11, &isnull)));
-				o.params.request_timeout_ms = DatumGetInt32(SPI_getbinval(t, d, 12, &isnull));
-				o.params.max_statement_bytes = DatumGetInt32(SPI_getbinval(t, d, 13, &isnull));
-				o.params.max_request_bytes = DatumGetInt32(SPI_getbinval(t, d, 14, &isnull));
-				o.params.max_statements_per_request =
-				    static_cast<int16_t>(DatumGetInt32(SPI_getbinval(t, d, 15, &isnull)));
+				o.params.max_retries = static_cast<int16_t>(spi_int32(i, 11));
+				o.params.request_timeout_ms = spi_int32(i, 12);
+				o.params.max_statement_bytes = spi_int32(i, 13);
+				o.params.max_request_bytes = spi_int32(i, 14);
+				o.params.max_statements_per_request = static_cast<int16_t>(spi_int32(i, 15));
 				o.params.flags = (resume ? uint32_t(kJobResume) : 0u) |
 				                 (strcmp(mode, "traditional") == 0 ? uint32_t(kJobTraditional) : 0u);
 				strlcpy(o.params.target, target, sizeof(o.params.target));
