@@ -602,6 +602,9 @@ void Migration::run() {
 		try {
 			copy(cp, i);
 		} catch (const Error &e) {
+			if (interrupt_requested()) {
+				throw; // shutdown or cancel: the checkpoint is resumed later, not failed
+			}
 			std::string msg = std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail());
 			abort_transaction();
 			if (!(p_.flags & kJobTraditional)) {

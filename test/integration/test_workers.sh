@@ -74,6 +74,9 @@ wait_sql "SELECT rows_done > 0 FROM pg2d1.jobs WHERE job_id = $job" t 30 >/dev/n
 check_eq "pg2d1_cancel stops the job" "t" q "SELECT pg2d1_cancel($job)"
 check "the worker is gone after cancel" wait_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg2d1 job $job'" 0 20
 check_eq "cancelled jobs are not restarted" "cancelled" q "SELECT status FROM pg2d1.jobs WHERE job_id = $job"
+check_eq "cancel marks no checkpoint failed, locally" "0" \
+  q "SELECT count(*) FROM pg2d1.checkpoints WHERE job_id = $job AND status = 'failed'"
+check_eq "…nor in D1" "0" d1_sqlite "SELECT count(*) FROM migration_checkpoints WHERE table_name = 'coordinate_speed_new' AND status = 'failed'"
 d1_settings '{"latency_ms":40}'
 job2=$(q "SELECT pg2d1_migrate('coordinate_speed_new', checkpoint_size => 10000, batch_size => 1000)")
 check "a new call after cancel completes" wait_sql "SELECT status FROM pg2d1.jobs WHERE job_id = $job2" completed 120
