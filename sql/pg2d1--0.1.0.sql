@@ -244,6 +244,14 @@ BEGIN
     RETURN n;
 END $$;
 
+-- Compares PostgreSQL and D1 range by range: counts and a checksum of every value in one
+-- canonical form, both sides read back. The last row (NULL range) counts D1 rows outside
+-- every PostgreSQL range.
+CREATE FUNCTION pg2d1_verify(tbl regclass, target text DEFAULT NULL)
+    RETURNS TABLE (start_id bigint, end_id bigint, pg_count bigint, d1_count bigint,
+                   pg_checksum text, d1_checksum text, ok boolean)
+    AS 'MODULE_PATHNAME', 'pg2d1_verify' LANGUAGE C;
+
 CREATE FUNCTION pg2d1_query(sql text, target text DEFAULT NULL) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'pg2d1_query' LANGUAGE C;
 

@@ -617,4 +617,8 @@ std::string Response::describe() const {
 	return out;
 }
 
+void append_rendered_real(std::string &out, double v) {
+	append_real(out, v);
+}
+
 } // namespace pg2d1

@@ -65,6 +65,11 @@ struct Response {
 	std::string describe() const;
 };
 
+// Appends a REAL exactly as result cells render it (shortest round-trip text; integral
+// values below 1e21 written out in full, as JavaScript does). pg2d1_verify renders
+// PostgreSQL's values with it so both sides compare in one canonical form.
+void append_rendered_real(std::string &out, double v);
+
 // Parses one HTTP exchange. `raw_shape` selects the /raw results shape
 // ({columns, rows}) rather than /query's array of objects. `retry_after_header` is the
 // value of a Retry-After header (delta-seconds or HTTP-date) or empty.

@@ -8,7 +8,9 @@
 #include "credentials.hpp"
 #include "guc.hpp"
 #include "jobs.hpp"
+#include "core/checksum.hpp"
 #include "core/d1_client.hpp"
+#include "core/sqlite_encode.hpp"
 #include "core/ddl.hpp"
 #include "core/error.hpp"
 
@@ -24,7 +26,9 @@ extern "C" {
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/tuplestore.h"
@@ -587,4 +591,167 @@ PG2D1_FUNCTION(pg2d1_boundary_selftest) {
 	text *t = nullptr;
 	pg_call([&] { t = cstring_to_text(("ok: " + kind).c_str()); });
 	PG_RETURN_TEXT_P(t);
+}
+
+namespace pg2d1 {
+namespace {
+
+// A value in verify's canonical form: what D1's result cells render (see d1_response.hpp).
+// Runs inside pg_call (may elog).
+std::optional<std::string> canonical_value(const SourceColumn &col, Datum d, bool isnull) {
+	if (isnull) {
+		return std::nullopt;
+	}
+	std::string out;
+	switch (col.kind) {
+	case ValueKind::Integer:
+		out = std::to_string(col.base_type_oid == INT2OID   ? DatumGetInt16(d)
+		                     : col.base_type_oid == INT4OID ? DatumGetInt32(d)
+		                     : col.base_type_oid == OIDOID  ? static_cast<int64>(DatumGetObjectId(d))
+		                                                    : DatumGetInt64(d));
+		return out;
+	case ValueKind::Boolean:
+		return std::string(DatumGetBool(d) ? "1" : "0");
+	case ValueKind::Real: {
+		double v = col.base_type_oid == FLOAT4OID ? static_cast<double>(DatumGetFloat4(d)) : DatumGetFloat8(d);
+		if (std::isinf(v)) {
+			return std::string(v > 0 ? "Inf" : "-Inf");
+		}
+		append_rendered_real(out, v);
+		return out;
+	}
+	case ValueKind::Blob: {
+		static const char kHex[] = "0123456789ABCDEF";
+		bytea *b = DatumGetByteaPP(d);
+		const auto *p = reinterpret_cast<const unsigned char *>(VARDATA_ANY(b));
+		for (size_t i = 0; i < VARSIZE_ANY_EXHDR(b); i++) {
+			out.push_back(kHex[p[i] >> 4]);
+			out.push_back(kHex[p[i] & 15]);
+		}
+		return out;
+	}
+	case ValueKind::Text:
+		break;
+	}
+	const char *s;
+	size_t len;
+	if (col.plain_text) {
+		text *t = DatumGetTextPP(d);
+		s = VARDATA_ANY(t);
+		len = VARSIZE_ANY_EXHDR(t);
+	} else {
+		s = OidOutputFunctionCall(col.output_fn, d);
+		len = strlen(s);
+	}
+	if (GetDatabaseEncoding() != PG_UTF8) {
+		s = pg_server_to_any(s, static_cast<int>(len), PG_UTF8);
+		len = strlen(s);
+	}
+	return std::string(s, len);
+}
+
+// The D1 expression whose rendered cell equals canonical_value() of the PostgreSQL value.
+std::string d1_canonical_expr(const SourceColumn &col) {
+	std::string c = quote_ident(col.name);
+	switch (col.kind) {
+	case ValueKind::Integer:
+	case ValueKind::Boolean:
+		return "CAST(" + c + " AS TEXT)"; // exact beyond 2^53
+	case ValueKind::Real:
+		return "CASE WHEN abs(" + c + ") > 1.7976931348623157e308 THEN CAST(" + c + " AS TEXT) ELSE " + c + " END";
+	case ValueKind::Blob:
+		return "CASE WHEN " + c + " IS NULL THEN NULL ELSE hex(" + c + ") END";
+	case ValueKind::Text:
+		break;
+	}
+	return c;
+}
+
+} // namespace
+} // namespace pg2d1
+
+// pg2d1_verify(tbl regclass, target text) → TABLE(start_id, end_id, pg_count, d1_count,
+//   pg_checksum, d1_checksum, ok): reads both sides back range by range and compares
+//   counts and a content checksum of every value; a last row (NULL range) counts D1 rows
+//   outside every PostgreSQL range (rows deleted in PostgreSQL, or never there).
+PG2D1_FUNCTION(pg2d1_verify) {
+	Oid relid = InvalidOid;
+	pg_call([&] { relid = PG_GETARG_OID(0); });
+	Target target = resolve_target(text_arg(fcinfo, 1));
+	SourceTable t = load_table_spi(relid);
+	if (t.key_columns.size() != 1 || t.columns[t.key_columns[0]].kind != ValueKind::Integer) {
+		throw Error("0A000", "table \"" + t.display_name + "\" does not have a single-column integer primary key", {},
+		            "This version of pg2d1 verifies tables with a single integer key.");
+	}
+	ResultSet rs(fcinfo);
+	const std::string pk = quote_ident(t.columns[t.key_columns[0]].name);
+	int64_t size = previous_checkpoint_size(relid).value_or(guc_checkpoint_size);
+	std::vector<std::pair<int64_t, int64_t>> ranges;
+	std::string cols;
+	std::string d1_exprs;
+	for (auto &c : t.columns) {
+		cols += (cols.empty() ? "" : ", ") + quote_ident(c.name);
+		d1_exprs += (d1_exprs.empty() ? "" : ", ") + d1_canonical_expr(c);
+	}
+	int guc_level = 0;
+	pg_call([&] {
+		// The same text output settings as the migration worker.
+		guc_level = NewGUCNestLevel();
+		set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		set_config_option("DateStyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		set_config_option("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		spi_connect();
+		std::string sql = "SELECT min(k), max(k) FROM (SELECT " + pk + "::int8 AS k, (row_number() OVER (ORDER BY " +
+		                  pk + ") - 1) / " + std::to_string(size) + " AS g FROM " + t.qualified_name +
+		                  ") s GROUP BY g ORDER BY g";
+		spi_run(sql.c_str(), {}, true);
+		for (uint64 i = 0; i < SPI_processed; i++) {
+			ranges.emplace_back(spi_int64(i, 1), spi_int64(i, 2));
+		}
+	});
+	D1Client client(target.config, interrupt_requested);
+	const std::string d1_table = quote_ident(t.def.name);
+	StatementResult total = client.raw({"SELECT count(*) FROM " + d1_table, {}});
+	int64_t d1_total = total.rows.empty() || !total.rows[0][0] ? 0 : std::stoll(*total.rows[0][0]);
+	int64_t d1_in_ranges = 0;
+	std::vector<std::optional<std::string>> cells;
+	for (auto &[first, last] : ranges) {
+		RowChecksum pg_sum;
+		RowChecksum d1_sum;
+		pg_call([&] {
+			std::string sql = "SELECT " + cols + " FROM " + t.qualified_name + " WHERE " + pk + " BETWEEN " +
+			                  std::to_string(first) + " AND " + std::to_string(last) + " ORDER BY " + pk;
+			spi_run(sql.c_str(), {}, true);
+			for (uint64 i = 0; i < SPI_processed; i++) {
+				cells.clear();
+				for (size_t c = 0; c < t.columns.size(); c++) {
+					bool isnull;
+					Datum d = spi_datum(i, static_cast<int>(c) + 1, &isnull);
+					cells.push_back(canonical_value(t.columns[c], d, isnull));
+				}
+				pg_sum.add_row(cells);
+			}
+			SPI_freetuptable(SPI_tuptable);
+		});
+		StatementResult r = client.raw({"SELECT " + d1_exprs + " FROM " + d1_table + " WHERE " + pk + " BETWEEN " +
+		                                    std::to_string(first) + " AND " + std::to_string(last) + " ORDER BY " + pk,
+		                                {}});
+		for (auto &row : r.rows) {
+			d1_sum.add_row(row);
+		}
+		d1_in_ranges += static_cast<int64_t>(d1_sum.rows());
+		bool ok = pg_sum.rows() == d1_sum.rows() && pg_sum.hex() == d1_sum.hex();
+		rs.add({std::to_string(first), std::to_string(last), std::to_string(pg_sum.rows()),
+		        std::to_string(d1_sum.rows()), pg_sum.hex(), d1_sum.hex(), ok ? "true" : "false"});
+		check_for_interrupts();
+	}
+	int64_t outside = d1_total - d1_in_ranges;
+	rs.add({std::nullopt, std::nullopt, "0", std::to_string(outside), std::nullopt, std::nullopt,
+	        outside == 0 ? "true" : "false"});
+	pg_call([&] {
+		SPI_finish();
+		AtEOXact_GUC(true, guc_level);
+	});
+	return (Datum)0;
 }

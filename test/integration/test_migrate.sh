@@ -99,6 +99,18 @@ check "wrong token never appears in the error" bash -c "! grep -q 'wrong-secret-
 q "ALTER USER MAPPING FOR CURRENT_USER SERVER d1 OPTIONS (SET api_token '$D1_TOKEN')" >/dev/null
 check "token not in server log" bash -c "! grep -q 'wrong-secret-token-123' \"$PGHOST/server.log\""
 
+check_eq "pg2d1_verify: every range equal (count and checksum), nothing extra in D1" "6|t" \
+  q "SELECT count(*), bool_and(ok) FROM pg2d1_verify('coordinate_speed_new')"
+check_eq "pg2d1_verify: camera_locations (timestamps, NULLs) equal" "t" \
+  q "SELECT bool_and(ok) FROM pg2d1_verify('camera_locations')"
+q "SELECT pg2d1_query('UPDATE coordinate_speed_new SET bearing = bearing + 1e-9 WHERE id = 60001')" >/dev/null
+check_eq "pg2d1_verify finds one changed value in D1 and names its range" "50001|75000|25000|25000|f" \
+  q "SELECT start_id, end_id, pg_count, d1_count, ok FROM pg2d1_verify('coordinate_speed_new') WHERE NOT ok"
+q "SELECT pg2d1_query('INSERT INTO coordinate_speed_new (id, latitude, longitude) VALUES (999999999, 0, 0)')" >/dev/null
+check_eq "pg2d1_verify counts rows D1 has and PostgreSQL has not" "1" \
+  q "SELECT d1_count FROM pg2d1_verify('coordinate_speed_new') WHERE start_id IS NULL"
+q "SELECT pg2d1_query('DELETE FROM coordinate_speed_new WHERE id = 999999999')" >/dev/null
+
 check_eq "pg2d1_query returns D1's result as jsonb" "100010" \
   q "SELECT pg2d1_query('SELECT count(*) AS n FROM coordinate_speed_new')->0->'results'->0->>'n'"
 
