@@ -75,7 +75,10 @@ psql -X -q -A -t -c "SELECT count(*) FROM pg2d1.jobs WHERE status <> 'completed'
   || { psql -X -c "SELECT job_id, table_name, status, last_error FROM pg2d1_progress"; exit 1; }
 psql -X -c "SELECT job_id, table_name, status, rows_done, percent, rows_per_sec, requests, retries, bytes_sent FROM pg2d1_progress ORDER BY job_id"
 
-step "Verifying: reading D1's SQLite file back and comparing every value with PostgreSQL"
+step "Verifying: D1 read back and compared with PostgreSQL, value by value"
+echo "pg2d1_verify (inside PostgreSQL, reading D1 back over its API):"
+psql -X -c "SELECT 'coordinate_speed_new' AS table_name, count(*) FILTER (WHERE start_id IS NOT NULL) AS ranges, sum(pg_count) AS pg_rows, sum(d1_count) AS d1_rows, bool_and(ok) AS all_equal FROM pg2d1_verify('coordinate_speed_new') UNION ALL SELECT 'camera_locations', count(*) FILTER (WHERE start_id IS NOT NULL), sum(pg_count), sum(d1_count), bool_and(ok) FROM pg2d1_verify('camera_locations')"
+echo "compare.py (outside: D1's SQLite file against psql, value by value):"
 python3 test/integration/compare.py coordinate_speed_new "$D1_SQLITE"
 python3 test/integration/compare.py camera_locations "$D1_SQLITE"
 echo "D1's migration_checkpoints (read from its SQLite file):"
@@ -88,7 +91,7 @@ cat <<TXT
   PostgreSQL   psql -h $PGHOST -p $PGPORT -U postgres demo      (log: $DEMO/pg/server.log)
   local D1     $D1_URL   token: $D1_TOKEN   (log: $DEMO/d1/server.log)
   D1's SQLite  sqlite3 $D1_SQLITE
-  try          SELECT * FROM pg2d1_progress;  SELECT * FROM pg2d1_checkpoints;
+  try          SELECT * FROM pg2d1_progress;  SELECT * FROM pg2d1_checkpoints;  SELECT * FROM pg2d1_verify('camera_locations');
                SELECT pg2d1_query('SELECT count(*) FROM coordinate_speed_new');
                SELECT pg2d1_migrate('coordinate_speed_new', wait => true);   -- resumes: nothing to send
   stop         ./demo.sh stop
