@@ -21,7 +21,7 @@ PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-register -fPIC -Isrc
 # definitions in src/pg/jansson_link.cpp so it links into a shared object.
 JANSSON_A = $(shell pkg-config --variable=libdir jansson)/libjansson.a
 EXTRA_CLEAN = libjansson_pg2d1.a
-SHLIB_LINK = libjansson_pg2d1.a $(shell pkg-config --libs libcurl) -lstdc++ -Wl,-Bsymbolic \
+SHLIB_LINK = libjansson_pg2d1.a $(shell pkg-config --libs libcurl) -lstdc++ -pthread -Wl,-Bsymbolic \
 	-Wl,--exclude-libs,libjansson_pg2d1.a
 
 # No LLVM bitcode for JIT inlining: our C++ is never worth inlining into plans, and it

@@ -10,6 +10,7 @@
 #include "credentials.hpp"
 #include "guc.hpp"
 #include "txn.hpp"
+#include "core/async_sender.hpp"
 #include "core/batch_planner.hpp"
 #include "core/error.hpp"
 #include "core/sqlite_encode.hpp"
@@ -39,6 +40,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kFetchRows = 5000;
+constexpr size_t kSenderQueue = 2; // requests waiting for the sender thread (≈ 2 MB)
 
 int64_t integer_value(Oid base_type, Datum d) {
 	switch (base_type) {
@@ -123,7 +125,10 @@ class Migration {
 	std::string where_range(const Checkpoint &cp) const;
 
 	JobParams p_;
-	std::optional<D1Client> client_;
+	std::optional<D1Client> client_;        // bookkeeping requests, on this thread
+	std::optional<D1Client> sender_client_; // data requests, on the sender thread only
+	std::optional<AsyncSender> sender_;     // declared after its client: destroyed first
+	ClientStats sender_stats_;              // snapshot taken while the sender is idle
 	Target target_;
 	SourceTable table_;
 	std::string pk_;
@@ -269,6 +274,19 @@ void Migration::prepare() {
 	table_lit_.clear();
 	append_text_literal(table_lit_, table_.def.name);
 	client_.emplace(target_.config, interrupt_requested);
+	// The sender thread's own client: polls only flags (never PostgreSQL) to stop early.
+	sender_client_.emplace(target_.config,
+	                       [this] { return interrupt_requested() || (sender_ && sender_->stopping()); });
+	sender_.emplace(
+	    [this](std::vector<std::string> &&statements) {
+		    std::vector<Statement> stmts;
+		    stmts.reserve(statements.size());
+		    for (auto &st : statements) {
+			    stmts.push_back({std::move(st), {}});
+		    }
+		    sender_client_->batch(stmts);
+	    },
+	    kSenderQueue, [] { return interrupt_requested(); });
 
 	bool traditional = p_.flags & kJobTraditional;
 	bool have_ledger = false;
@@ -424,7 +442,10 @@ void Migration::update_job_progress(bool force) {
 		return;
 	}
 	last_progress_ = Clock::now();
-	const ClientStats &st = client_->stats();
+	ClientStats st = client_->stats();
+	st.requests += sender_stats_.requests;
+	st.retries += sender_stats_.retries;
+	st.bytes_sent += sender_stats_.bytes_sent;
 	in_transaction([&] {
 		pg_call([&] {
 			spi_run("UPDATE pg2d1.jobs SET rows_done = $2, requests = $3, retries = $4, bytes_sent = $5, "
@@ -495,19 +516,17 @@ void Migration::copy(Checkpoint &cp, size_t index) {
 	std::string tuple;
 	int encode_column = -1;
 	int64_t encode_key = 0;
+	// Requests go to the sender thread, so the next rows are read while D1 answers.
+	const int64_t done_before = rows_done_;
+	const size_t sent_before = sender_->rows_sent();
 	auto send_ready = [&] {
 		while (planner.has_request()) {
 			Request req = planner.pop_request();
-			std::vector<Statement> stmts;
-			stmts.reserve(req.statements.size());
-			for (auto &s : req.statements) {
-				stmts.push_back({std::move(s), {}});
-			}
-			client_->batch(stmts);
-			rows_done_ += static_cast<int64_t>(req.rows);
-			check_for_interrupts();
-			update_job_progress(false);
+			sender_->submit(std::move(req.statements), req.rows);
 		}
+		rows_done_ = done_before + static_cast<int64_t>(sender_->rows_sent() - sent_before);
+		check_for_interrupts();
+		update_job_progress(false);
 	};
 	for (;;) {
 		uint64_t fetched = 0;
@@ -573,6 +592,9 @@ void Migration::copy(Checkpoint &cp, size_t index) {
 	}
 	planner.finish(trailer);
 	send_ready();
+	sender_->drain(); // D1 acknowledged every request of the checkpoint, the trailer last
+	sender_stats_ = sender_client_->stats();
+	rows_done_ = done_before + rows;
 	cp.count = rows;
 	cp.status = "completed";
 	mark_local(cp, "completed", "", rows);
