@@ -9,6 +9,8 @@
 extern "C" {
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
+#include "utils/guc.h"
 #include "utils/array.h"
 #include "utils/syscache.h"
 #include "executor/spi.h"
@@ -50,6 +52,49 @@ void run_with_relid(const char *sql, Oid relid) {
 }
 
 } // namespace
+
+int64_t column_integer(const SourceColumn &col, Datum d) {
+	switch (col.base_type_oid) {
+	case INT2OID:
+		return DatumGetInt16(d);
+	case INT4OID:
+		return DatumGetInt32(d);
+	case OIDOID:
+		return DatumGetObjectId(d);
+	default:
+		return DatumGetInt64(d);
+	}
+}
+
+double column_real(const SourceColumn &col, Datum d) {
+	return col.base_type_oid == FLOAT4OID ? static_cast<double>(DatumGetFloat4(d)) : DatumGetFloat8(d);
+}
+
+std::string_view column_text_utf8(const SourceColumn &col, Datum d) {
+	const char *s;
+	size_t len;
+	if (col.plain_text) {
+		text *t = DatumGetTextPP(d);
+		s = VARDATA_ANY(t);
+		len = VARSIZE_ANY_EXHDR(t);
+	} else {
+		s = OidOutputFunctionCall(col.output_fn, d);
+		len = strlen(s);
+	}
+	if (GetDatabaseEncoding() != PG_UTF8) {
+		s = pg_server_to_any(s, static_cast<int>(len), PG_UTF8);
+		len = strlen(s);
+	}
+	return std::string_view(s, len);
+}
+
+void set_fixed_output_settings(int guc_action) {
+	GucAction action = static_cast<GucAction>(guc_action);
+	set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
+	set_config_option("DateStyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
+	set_config_option("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
+	set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
+}
 
 SourceTable load_source_table(Oid relid) {
 	SourceTable t;

@@ -10,7 +10,9 @@ extern "C" {
 #include "postgres.h"
 }
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pg2d1 {
@@ -35,5 +37,16 @@ struct SourceTable {
 
 // Requires an open SPI connection.
 SourceTable load_source_table(Oid relid);
+
+// One column value, read the way both the migration and pg2d1_verify read it. Call inside
+// pg_call (they may elog); text is palloc'd or points into the datum, valid until the
+// current memory context is reset.
+int64_t column_integer(const SourceColumn &col, Datum d);            // ValueKind::Integer
+double column_real(const SourceColumn &col, Datum d);                // ValueKind::Real
+std::string_view column_text_utf8(const SourceColumn &col, Datum d); // ValueKind::Text
+
+// TimeZone UTC, DateStyle ISO, IntervalStyle postgres, extra_float_digits 1: text output
+// of dates and times that does not depend on the session (GUC_ACTION_SET or _SAVE).
+void set_fixed_output_settings(int guc_action);
 
 } // namespace pg2d1

@@ -605,15 +605,11 @@ std::optional<std::string> canonical_value(const SourceColumn &col, Datum d, boo
 	std::string out;
 	switch (col.kind) {
 	case ValueKind::Integer:
-		out = std::to_string(col.base_type_oid == INT2OID   ? DatumGetInt16(d)
-		                     : col.base_type_oid == INT4OID ? DatumGetInt32(d)
-		                     : col.base_type_oid == OIDOID  ? static_cast<int64>(DatumGetObjectId(d))
-		                                                    : DatumGetInt64(d));
-		return out;
+		return std::to_string(column_integer(col, d));
 	case ValueKind::Boolean:
 		return std::string(DatumGetBool(d) ? "1" : "0");
 	case ValueKind::Real: {
-		double v = col.base_type_oid == FLOAT4OID ? static_cast<double>(DatumGetFloat4(d)) : DatumGetFloat8(d);
+		double v = column_real(col, d);
 		if (std::isinf(v)) {
 			return std::string(v > 0 ? "Inf" : "-Inf");
 		}
@@ -633,21 +629,7 @@ std::optional<std::string> canonical_value(const SourceColumn &col, Datum d, boo
 	case ValueKind::Text:
 		break;
 	}
-	const char *s;
-	size_t len;
-	if (col.plain_text) {
-		text *t = DatumGetTextPP(d);
-		s = VARDATA_ANY(t);
-		len = VARSIZE_ANY_EXHDR(t);
-	} else {
-		s = OidOutputFunctionCall(col.output_fn, d);
-		len = strlen(s);
-	}
-	if (GetDatabaseEncoding() != PG_UTF8) {
-		s = pg_server_to_any(s, static_cast<int>(len), PG_UTF8);
-		len = strlen(s);
-	}
-	return std::string(s, len);
+	return std::string(column_text_utf8(col, d));
 }
 
 // The D1 expression whose rendered cell equals canonical_value() of the PostgreSQL value.
@@ -697,10 +679,7 @@ PG2D1_FUNCTION(pg2d1_verify) {
 	pg_call([&] {
 		// The same text output settings as the migration worker.
 		guc_level = NewGUCNestLevel();
-		set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-		set_config_option("DateStyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-		set_config_option("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-		set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		set_fixed_output_settings(GUC_ACTION_SAVE);
 		spi_connect();
 		std::string sql = "SELECT min(k), max(k) FROM (SELECT " + pk + "::int8 AS k, (row_number() OVER (ORDER BY " +
 		                  pk + ") - 1) / " + std::to_string(size) + " AS g FROM " + t.qualified_name +

@@ -42,31 +42,17 @@ using Clock = std::chrono::steady_clock;
 constexpr int kFetchRows = 5000;
 constexpr size_t kSenderQueue = 2; // requests waiting for the sender thread (≈ 2 MB)
 
-int64_t integer_value(Oid base_type, Datum d) {
-	switch (base_type) {
-	case INT2OID:
-		return DatumGetInt16(d);
-	case INT4OID:
-		return DatumGetInt32(d);
-	case OIDOID:
-		return DatumGetObjectId(d);
-	default:
-		return DatumGetInt64(d);
-	}
-}
-
 // Appends one value's SQLite literal. Runs inside pg_call (may elog).
 void append_value(std::string &out, const SourceColumn &col, Datum d) {
 	switch (col.kind) {
 	case ValueKind::Integer:
-		append_integer_literal(out, integer_value(col.base_type_oid, d));
+		append_integer_literal(out, column_integer(col, d));
 		return;
 	case ValueKind::Boolean:
 		out.push_back(DatumGetBool(d) ? '1' : '0');
 		return;
 	case ValueKind::Real:
-		append_real_literal(out, col.base_type_oid == FLOAT4OID ? static_cast<double>(DatumGetFloat4(d))
-		                                                        : DatumGetFloat8(d));
+		append_real_literal(out, column_real(col, d));
 		return;
 	case ValueKind::Blob: {
 		bytea *b = DatumGetByteaPP(d);
@@ -76,21 +62,7 @@ void append_value(std::string &out, const SourceColumn &col, Datum d) {
 	case ValueKind::Text:
 		break;
 	}
-	const char *s;
-	size_t len;
-	if (col.plain_text) {
-		text *t = DatumGetTextPP(d);
-		s = VARDATA_ANY(t);
-		len = VARSIZE_ANY_EXHDR(t);
-	} else {
-		s = OidOutputFunctionCall(col.output_fn, d);
-		len = strlen(s);
-	}
-	if (GetDatabaseEncoding() != PG_UTF8) {
-		s = pg_server_to_any(s, static_cast<int>(len), PG_UTF8);
-		len = strlen(s);
-	}
-	append_text_literal(out, std::string_view(s, len));
+	append_text_literal(out, column_text_utf8(col, d));
 }
 
 // Peak resident set of this worker process, in kB (includes shared buffers it touched).
@@ -547,8 +519,8 @@ void Migration::copy(Checkpoint &cp, size_t index) {
 						HeapTuple tup = SPI_tuptable->vals[i];
 						bool isnull;
 						encode_column = key_index;
-						encode_key = integer_value(table_.columns[key_index].base_type_oid,
-						                           SPI_getbinval(tup, desc, key_index + 1, &isnull));
+						encode_key =
+						    column_integer(table_.columns[key_index], SPI_getbinval(tup, desc, key_index + 1, &isnull));
 						tuple.assign(1, '(');
 						for (size_t c = 0; c < table_.columns.size(); c++) {
 							encode_column = static_cast<int>(c);
@@ -681,12 +653,7 @@ void Migration::run() {
 void run_job(const JobParams &params) {
 	apply_settings(params);
 	// Text output of dates and times must not depend on session defaults.
-	pg_call([] {
-		SetConfigOption("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION);
-		SetConfigOption("DateStyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION);
-		SetConfigOption("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION);
-		SetConfigOption("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION);
-	});
+	pg_call([] { set_fixed_output_settings(GUC_ACTION_SET); });
 	Migration m(params);
 	m.run();
 }
