@@ -13,14 +13,14 @@ REGRESS = setup boundary credentials ddl
 REGRESS_OPTS = --load-extension=pg2d1
 
 PG_CONFIG ?= pg_config
-PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-register -fPIC -Isrc
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-register -fPIC -Isrc -MMD -MP
 # jansson is linked statically and bound inside pg2d1.so (-Bsymbolic, --exclude-libs):
 # linked dynamically, its json_object() and friends resolve to the postgres executable's
 # SQL functions of the same names. Debian's libjansson.a is built without -fPIC; its only
 # references to outside data (stdin, malloc, free taken by address) are renamed to local
 # definitions in src/pg/jansson_link.cpp so it links into a shared object.
 JANSSON_A = $(shell pkg-config --variable=libdir jansson)/libjansson.a
-EXTRA_CLEAN = libjansson_pg2d1.a
+EXTRA_CLEAN = libjansson_pg2d1.a $(OBJS:.o=.d)
 SHLIB_LINK = libjansson_pg2d1.a $(shell pkg-config --libs libcurl) -lstdc++ -pthread -Wl,-Bsymbolic \
 	-Wl,--exclude-libs,libjansson_pg2d1.a
 
@@ -39,3 +39,6 @@ libjansson_pg2d1.a: $(JANSSON_A)
 	objcopy --redefine-sym stdin=pg2d1_jansson_stdin --redefine-sym malloc=pg2d1_jansson_malloc \
 		--redefine-sym free=pg2d1_jansson_free $< $@
 $(shlib): libjansson_pg2d1.a
+
+# Header dependencies (-MMD): a changed header rebuilds every object that includes it.
+-include $(OBJS:.o=.d)

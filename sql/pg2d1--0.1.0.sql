@@ -25,6 +25,9 @@ CREATE TABLE pg2d1.jobs (
     mode            text NOT NULL DEFAULT 'resumable',
     target          text,
     depends_on      bigint,
+    verify          boolean NOT NULL DEFAULT false,  -- run pg2d1_verify when the copy completes
+    verified        boolean,                         -- its verdict: every range equal
+    verify_summary  text,
     -- the caller's pg2d1.* settings, used by the worker (also after a restart)
     requests_per_second        float8 NOT NULL DEFAULT 3.5,
     max_retries                integer NOT NULL DEFAULT 5,
@@ -48,8 +51,10 @@ CREATE TABLE pg2d1.checkpoints (
     id                bigserial PRIMARY KEY,
     job_id            bigint NOT NULL REFERENCES pg2d1.jobs ON DELETE CASCADE,
     table_name        text NOT NULL,
-    start_id          bigint NOT NULL,
+    start_id          bigint NOT NULL,  -- the key itself for one integer key column, else row ordinals
     end_id            bigint NOT NULL,
+    start_key         text[] NOT NULL,  -- text output of each key column of the first and last row
+    end_key           text[] NOT NULL,
     records_processed bigint NOT NULL DEFAULT 0,
     status            text CHECK (status IN ('pending','in_progress','completed','failed')),
     error_message     text,
@@ -77,7 +82,7 @@ SELECT pg_catalog.pg_extension_config_dump('pg2d1.checkpoints', '');
 
 CREATE VIEW pg2d1_checkpoints WITH (security_invoker = true) AS
     SELECT id, table_name, start_id, end_id, records_processed, status, error_message,
-           started_at, completed_at, created_at, job_id, remote_synced
+           started_at, completed_at, created_at, job_id, remote_synced, start_key, end_key
     FROM pg2d1.checkpoints;
 
 CREATE VIEW pg2d1_progress WITH (security_invoker = true) AS
@@ -93,8 +98,46 @@ CREATE VIEW pg2d1_progress WITH (security_invoker = true) AS
                 ELSE '[' || repeat('#', coalesce(20 * least(j.rows_done, j.rows_total) / NULLIF(j.rows_total, 0), 0)::int)
                      || repeat('.', 20 - coalesce(20 * least(j.rows_done, j.rows_total) / NULLIF(j.rows_total, 0), 0)::int)
                      || ']' END AS bar,
-           j.last_error, j.phase, j.requests, j.retries, j.bytes_sent, j.peak_rss_kb, j.started_at, j.finished_at
+           j.last_error, j.phase, j.requests, j.retries, j.bytes_sent, j.peak_rss_kb, j.started_at, j.finished_at,
+           j.verified, j.verify_summary
     FROM pg2d1.jobs j;
+
+-- The key of tables without a primary key (or to use instead of it): a unique index on
+-- NOT NULL columns, named with pg2d1_use_key().
+CREATE TABLE pg2d1.table_keys (
+    relid     oid PRIMARY KEY,
+    key_index oid NOT NULL
+);
+GRANT SELECT ON pg2d1.table_keys TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('pg2d1.table_keys', '');
+
+CREATE FUNCTION pg2d1_use_key(tbl regclass, key_index regclass) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    idx record;
+BEGIN
+    IF NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = tbl), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', tbl USING ERRCODE = '42501';
+    END IF;
+    IF key_index IS NULL THEN
+        DELETE FROM pg2d1.table_keys WHERE relid = tbl;
+        RETURN format('%s: pg2d1 uses the primary key', tbl);
+    END IF;
+    SELECT i.indrelid, i.indisunique, i.indexprs IS NULL AND i.indpred IS NULL AS plain, i.indimmediate,
+           (SELECT bool_and(a.attnotnull) FROM pg_attribute a
+             WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])) AS not_null
+      INTO idx FROM pg_index i WHERE i.indexrelid = key_index;
+    IF NOT FOUND OR idx.indrelid <> tbl THEN
+        RAISE EXCEPTION '% is not an index of table %', key_index, tbl USING ERRCODE = '42704';
+    END IF;
+    IF NOT (idx.indisunique AND idx.plain AND idx.indimmediate AND idx.not_null) THEN
+        RAISE EXCEPTION 'index % cannot be the key of table %', key_index, tbl USING ERRCODE = '42P17',
+            DETAIL = 'A key index must be unique, not deferrable, on plain columns, without a WHERE clause, and every column must be NOT NULL.';
+    END IF;
+    INSERT INTO pg2d1.table_keys VALUES (tbl, key_index)
+        ON CONFLICT (relid) DO UPDATE SET key_index = excluded.key_index;
+    RETURN format('%s: pg2d1 walks and upserts by %s', tbl, key_index);
+END $$;
 
 -- security_invoker: each role sees its own jobs through the row-level security above.
 GRANT SELECT ON pg2d1_checkpoints, pg2d1_progress TO PUBLIC;
@@ -121,7 +164,8 @@ CREATE FUNCTION pg2d1_setup_schema(tables regclass[], target text DEFAULT NULL, 
 
 CREATE FUNCTION pg2d1_migrate(tbl regclass, checkpoint_size integer DEFAULT NULL, batch_size integer DEFAULT NULL,
                               resume boolean DEFAULT true, mode text DEFAULT 'resumable',
-                              target text DEFAULT NULL, wait boolean DEFAULT false, depends_on bigint DEFAULT NULL)
+                              target text DEFAULT NULL, wait boolean DEFAULT false, depends_on bigint DEFAULT NULL,
+                              verify boolean DEFAULT false)
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'pg2d1_migrate' LANGUAGE C;
 
@@ -130,7 +174,8 @@ CREATE FUNCTION pg2d1_migrate(tbl regclass, checkpoint_size integer DEFAULT NULL
 CREATE FUNCTION pg2d1_migrate_all(tables regclass[] DEFAULT NULL, schema_name name DEFAULT NULL,
                                   checkpoint_size integer DEFAULT NULL, batch_size integer DEFAULT NULL,
                                   resume boolean DEFAULT true, mode text DEFAULT 'resumable',
-                                  target text DEFAULT NULL, wait boolean DEFAULT false)
+                                  target text DEFAULT NULL, wait boolean DEFAULT false,
+                                  verify boolean DEFAULT false)
     RETURNS TABLE (table_name regclass, job_id bigint)
     LANGUAGE plpgsql AS $$
 DECLARE
@@ -166,7 +211,7 @@ BEGIN
     FOREACH t IN ARRAY ordered LOOP
         table_name := t;
         job_id := pg2d1_migrate(t, checkpoint_size, batch_size, resume, mode, target, wait,
-                                CASE WHEN wait THEN NULL ELSE prev END);
+                                CASE WHEN wait THEN NULL ELSE prev END, verify);
         prev := job_id;
         RETURN NEXT;
     END LOOP;
@@ -248,7 +293,7 @@ END $$;
 -- canonical form, both sides read back. The last row (NULL range) counts D1 rows outside
 -- every PostgreSQL range.
 CREATE FUNCTION pg2d1_verify(tbl regclass, target text DEFAULT NULL)
-    RETURNS TABLE (start_id bigint, end_id bigint, pg_count bigint, d1_count bigint,
+    RETURNS TABLE (start_id bigint, end_id bigint, start_key text, end_key text, pg_count bigint, d1_count bigint,
                    pg_checksum text, d1_checksum text, ok boolean)
     AS 'MODULE_PATHNAME', 'pg2d1_verify' LANGUAGE C;
 

@@ -95,7 +95,15 @@ void AsyncSender::wait_until(const std::function<bool()> &done) {
 	}
 }
 
-void AsyncSender::submit(std::vector<std::string> statements, size_t rows) {
+void AsyncSender::submit(const std::vector<std::string> &sql, size_t rows) {
+	std::vector<Statement> statements;
+	statements.reserve(sql.size());
+	for (const auto &s : sql)
+		statements.push_back({s, {}});
+	submit(std::move(statements), rows);
+}
+
+void AsyncSender::submit(std::vector<Statement> statements, size_t rows) {
 	rethrow_failure();
 	wait_until([this] { return failure_ || queue_.size() < max_queued_; });
 	rethrow_failure();

@@ -7,6 +7,8 @@
 // Called by the migration driver (src/pg/migrate.cpp); unit-tested in test_async_sender.cpp.
 #pragma once
 
+#include "statement.hpp"
+
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -22,7 +24,7 @@ namespace pg2d1 {
 
 class AsyncSender {
   public:
-	using SendFn = std::function<void(std::vector<std::string> &&statements)>;
+	using SendFn = std::function<void(std::vector<Statement> &&statements)>;
 	// `should_abort` is polled while the caller waits; it must not throw or longjmp.
 	AsyncSender(SendFn send, size_t max_queued, std::function<bool()> should_abort);
 	~AsyncSender(); // stops the thread; requests not yet sent are dropped
@@ -30,7 +32,8 @@ class AsyncSender {
 	AsyncSender &operator=(const AsyncSender &) = delete;
 
 	// Queues a request; blocks while `max_queued` are waiting. Rethrows an earlier failure.
-	void submit(std::vector<std::string> statements, size_t rows);
+	void submit(std::vector<Statement> statements, size_t rows);
+	void submit(const std::vector<std::string> &sql, size_t rows); // statements without parameters
 	// Waits until every submitted request was sent; rethrows a failure.
 	void drain();
 	// Rows of requests sent successfully so far.
@@ -44,7 +47,7 @@ class AsyncSender {
 
   private:
 	struct Item {
-		std::vector<std::string> statements;
+		std::vector<Statement> statements;
 		size_t rows;
 	};
 	void run();

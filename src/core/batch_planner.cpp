@@ -129,6 +129,49 @@ void BatchPlanner::add_row(std::string_view tuple) {
 	}
 }
 
+void BatchPlanner::add_row_with_params(std::string_view tuple, std::vector<std::string> params) {
+	const size_t text = prefix_.size() + tuple.size() + suffix_.size();
+	if (text > limits_.max_statement_bytes)
+		throw_too_big("one row of the upsert statement (large values as parameters)", text, limits_.max_statement_bytes,
+		              "Raise pg2d1.max_statement_bytes (D1 allows 100000).");
+	if (params.size() > limits_.max_bound_params)
+		throw Error(sqlstate::kProgramLimit,
+		            "one row needs " + std::to_string(params.size()) + " bound parameters for its large values",
+		            "D1 allows " + std::to_string(limits_.max_bound_params) + " bound parameters per statement.",
+		            "Raise pg2d1.max_bound_params only if your D1 allows more.");
+	size_t bytes = text;
+	for (const auto &p : params)
+		bytes += p.size();
+	close_statement();
+	if (!req_.statements.empty() && req_.bytes + bytes > limits_.max_request_bytes)
+		close_request();
+	std::string sql;
+	sql.reserve(text);
+	sql.append(prefix_).append(tuple).append(suffix_);
+	req_.params.resize(req_.statements.size());
+	req_.statements.push_back(std::move(sql));
+	req_.params.push_back(std::move(params));
+	req_.bytes += bytes;
+	req_.rows += 1;
+	if (req_.statements.size() >= limits_.max_statements_per_request || req_.bytes >= limits_.max_request_bytes ||
+	    (limits_.max_rows_per_request > 0 && req_.rows >= limits_.max_rows_per_request))
+		close_request();
+}
+
+std::vector<Statement> Request::to_statements() && {
+	std::vector<Statement> out;
+	out.reserve(statements.size());
+	for (size_t i = 0; i < statements.size(); i++) {
+		Statement st{std::move(statements[i]), {}};
+		if (i < params.size()) {
+			for (auto &p : params[i])
+				st.params.emplace_back(std::move(p));
+		}
+		out.push_back(std::move(st));
+	}
+	return out;
+}
+
 void BatchPlanner::close_statement() {
 	if (stmt_.empty())
 		return;

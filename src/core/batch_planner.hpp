@@ -6,6 +6,8 @@
 // Called by the migration driver (src/pg/migrate.*) once per row and once per checkpoint.
 #pragma once
 
+#include "statement.hpp"
+
 #include <cstddef>
 #include <deque>
 #include <optional>
@@ -38,8 +40,13 @@ std::string upsert_suffix(const UpsertTarget &t);
 
 struct Request {
 	std::vector<std::string> statements; // each a complete SQL statement without trailing ';'
-	size_t rows = 0;                     // data rows carried by this request
-	size_t bytes = 0;                    // sum of statement sizes
+	// Bound parameters (?1, ?2, …) of statements[i], when a row carries values too large for
+	// inline literals; empty or shorter than `statements` for statements without any.
+	std::vector<std::vector<std::string>> params;
+	size_t rows = 0;  // data rows carried by this request
+	size_t bytes = 0; // sum of statement and parameter sizes
+
+	std::vector<Statement> to_statements() &&; // for D1Client::batch
 };
 
 class BatchPlanner {
@@ -49,6 +56,12 @@ class BatchPlanner {
 	// Adds one encoded row tuple, e.g. "(1,'a',NULL)". Throws Error 54000 naming the
 	// limit when the tuple alone cannot fit in one statement.
 	void add_row(std::string_view tuple);
+
+	// Adds one row whose tuple refers to bound parameters (?1 … ?n, e.g. "(1,?1,unhex(?2))")
+	// holding values too large for a literal. It becomes a statement of its own; a request
+	// may exceed max_request_bytes only when this row alone does. Throws Error 54000 when the
+	// statement text or the parameter count exceeds D1's limits.
+	void add_row_with_params(std::string_view tuple, std::vector<std::string> params);
 
 	// Closes the statement being built and queues every pending statement into requests.
 	// When `trailer` is given it is appended as the last statement of the last request
@@ -65,6 +78,10 @@ class BatchPlanner {
 	Request pop_request();
 
 	size_t pending_rows() const; // rows added but not yet in a popped request
+	// The largest tuple add_row() accepts (the statement limit less INSERT … ON CONFLICT …).
+	size_t max_tuple_bytes() const {
+		return limits_.max_statement_bytes - prefix_.size() - suffix_.size();
+	}
 	const Limits &limits() const {
 		return limits_;
 	}

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "d1_response.hpp"
+#include "statement.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -30,11 +31,6 @@ struct D1Config {
 	uint64_t jitter_seed = 0; // 0 = seeded from the clock
 };
 
-// A statement with optional text parameters (sent as JSON strings; nullopt = JSON null).
-struct Statement {
-	std::string sql;
-	std::vector<std::optional<std::string>> params;
-};
 
 struct ClientStats {
 	uint64_t requests = 0; // HTTP exchanges, retries included

@@ -4,6 +4,8 @@
 #include "catalog.hpp"
 
 #include "boundary.hpp"
+#include "spi.hpp"
+#include "core/sqlite_encode.hpp"
 #include "core/error.hpp"
 
 extern "C" {
@@ -43,6 +45,17 @@ const char *kIndexesSql = "SELECT c.relname::text, i.indisunique, "
                           "  AND i.indpred IS NULL AND k.ord <= i.indnkeyatts "
                           "GROUP BY c.relname, i.indisunique ORDER BY c.relname";
 
+// Columns of a unique index: valid (no expressions, no predicate, unique, all NOT NULL)
+// or an empty name list plus the reason.
+const char *kUniqueIndexSql =
+    "SELECT c.relname::text, i.indisunique AND i.indexprs IS NULL AND i.indpred IS NULL AND i.indimmediate, "
+    "       array_agg(a.attname::text ORDER BY k.ord), bool_and(a.attnotnull) "
+    "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+    "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
+    "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+    "WHERE i.indrelid = $1 AND k.ord <= i.indnkeyatts AND ($2 = 0 OR i.indexrelid = $2) "
+    "GROUP BY c.relname, i.indisunique, i.indexprs IS NULL, i.indpred IS NULL, i.indimmediate ORDER BY c.relname";
+
 void run_with_relid(const char *sql, Oid relid) {
 	Oid argtypes[1] = {OIDOID};
 	Datum values[1] = {ObjectIdGetDatum(relid)};
@@ -70,6 +83,56 @@ double column_real(const SourceColumn &col, Datum d) {
 	return col.base_type_oid == FLOAT4OID ? static_cast<double>(DatumGetFloat4(d)) : DatumGetFloat8(d);
 }
 
+std::string SourceTable::key_list() const {
+	std::string out;
+	for (int k : key_columns) {
+		out += (out.empty() ? "" : ", ") + quote_ident(columns[k].name);
+	}
+	return out;
+}
+
+std::string SourceTable::select_list() const {
+	std::string out;
+	for (auto &c : columns) {
+		out += (out.empty() ? "" : ", ") + c.select_expr;
+	}
+	for (int k : key_columns) {
+		out += ", " + quote_ident(columns[k].name);
+	}
+	return out;
+}
+
+std::string SourceTable::key_compare(const char *op, int first_param) const {
+	std::string params;
+	for (size_t k = 0; k < key_columns.size(); k++) {
+		params += (k ? ", $" : "$") + std::to_string(first_param + static_cast<int>(k)) +
+		          "::" + columns[key_columns[k]].type_sql;
+	}
+	return "(" + key_list() + ") " + op + " (" + params + ")";
+}
+
+std::vector<std::string> key_texts(const SourceTable &t, HeapTuple tup, TupleDesc desc) {
+	std::vector<std::string> out;
+	for (size_t k = 0; k < t.key_columns.size(); k++) {
+		bool isnull;
+		Datum d = SPI_getbinval(tup, desc, t.raw_key_position(k), &isnull);
+		out.emplace_back(isnull ? "" : OidOutputFunctionCall(t.columns[t.key_columns[k]].output_fn, d));
+	}
+	return out;
+}
+
+std::string key_display(const SourceTable &t, const std::vector<std::string> &texts) {
+	if (t.key_columns.size() == 1) {
+		return t.columns[t.key_columns[0]].name + " = " + (texts.empty() ? "?" : texts[0]);
+	}
+	std::string names, values;
+	for (size_t k = 0; k < t.key_columns.size(); k++) {
+		names += (k ? ", " : "") + t.columns[t.key_columns[k]].name;
+		values += (k ? ", " : "") + (k < texts.size() ? texts[k] : "?");
+	}
+	return "(" + names + ") = (" + values + ")";
+}
+
 std::string_view column_text_utf8(const SourceColumn &col, Datum d) {
 	const char *s;
 	size_t len;
@@ -92,7 +155,7 @@ void set_fixed_output_settings(int guc_action) {
 	GucAction action = static_cast<GucAction>(guc_action);
 	set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
 	set_config_option("DateStyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
-	set_config_option("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
+	set_config_option("IntervalStyle", "iso_8601", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
 	set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
 }
 
@@ -139,15 +202,78 @@ SourceTable load_source_table(Oid relid) {
 				def.pg_default = std::string(dflt);
 			}
 			col.kind = value_kind_for(def.typname, def.typcategory);
+			col.type_sql = format_type_be(col.type_oid);
+			const std::string q = quote_ident(col.name);
+			col.select_expr = q;
 			col.plain_text =
 			    col.base_type_oid == TEXTOID || col.base_type_oid == VARCHAROID || col.base_type_oid == BPCHAROID;
+			if (def.typcategory == 'A') {
+				col.select_expr = "pg_catalog.array_to_json(" + q + ")::text"; // arrays → JSON text
+				col.plain_text = true;
+			} else if (col.base_type_oid == DATEOID || col.base_type_oid == TIMEOID || col.base_type_oid == TIMETZOID ||
+			           col.base_type_oid == TIMESTAMPOID || col.base_type_oid == TIMESTAMPTZOID) {
+				// ISO 8601 as PostgreSQL writes it in JSON: 2024-05-01T12:00:00.5+00:00, BC years
+				// as astronomical years (-0043 = 44 BC), infinity as "infinity".
+				col.select_expr = "(pg_catalog.to_json(" + q + "::" + format_type_be(col.base_type_oid) + ") #>> '{}')";
+				col.plain_text = true;
+			}
 			t.columns.push_back(std::move(col));
 			t.def.columns.push_back(std::move(def));
 		}
 
-		run_with_relid(kPrimaryKeySql, relid);
-		for (uint64 i = 0; i < SPI_processed; i++) {
-			t.def.primary_key.emplace_back(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		// A key named with pg2d1_use_key() comes first, then the primary key.
+		Oid key_index = InvalidOid;
+		spi_run("SELECT key_index FROM pg2d1.table_keys WHERE relid = $1", {{OIDOID, ObjectIdGetDatum(relid)}}, true);
+		if (SPI_processed > 0) {
+			bool isnull;
+			key_index = DatumGetObjectId(spi_datum(0, 1, &isnull));
+		}
+		if (OidIsValid(key_index)) {
+			spi_run(kUniqueIndexSql, {{OIDOID, ObjectIdGetDatum(relid)}, {OIDOID, ObjectIdGetDatum(key_index)}}, true);
+			if (SPI_processed == 0) {
+				ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+				                errmsg("the key index named for table \"%s\" no longer exists", t.display_name.c_str()),
+				                errhint("Name another one with pg2d1_use_key('%s', 'index_name'), or NULL to use "
+				                        "the primary key.",
+				                        t.display_name.c_str())));
+			}
+			std::string iname = spi_text(0, 1);
+			if (!spi_bool(0, 2) || !spi_bool(0, 4)) {
+				ereport(ERROR, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				                errmsg("index \"%s\" cannot be the key of table \"%s\"", iname.c_str(),
+				                       t.display_name.c_str()),
+				                errdetail("A key index must be unique, not deferrable, on plain columns, without "
+				                          "a WHERE clause, and every column must be NOT NULL."),
+				                errhint("ALTER TABLE %s ALTER COLUMN … SET NOT NULL, or name another index.",
+				                        t.qualified_name.c_str())));
+			}
+			bool isnull;
+			ArrayType *arr = DatumGetArrayTypeP(spi_datum(0, 3, &isnull));
+			Datum *elems;
+			bool *nulls;
+			int n;
+			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+			for (int j = 0; j < n; j++) {
+				t.def.primary_key.emplace_back(TextDatumGetCString(elems[j]));
+			}
+			t.key_source = "unique index " + quote_ident(iname);
+		} else {
+			run_with_relid(kPrimaryKeySql, relid);
+			for (uint64 i = 0; i < SPI_processed; i++) {
+				t.def.primary_key.emplace_back(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+			}
+			t.key_source = "primary key";
+		}
+		if (t.def.primary_key.empty()) {
+			t.key_source.clear();
+			// Suggest a unique index on NOT NULL columns, when there is one.
+			spi_run(kUniqueIndexSql, {{OIDOID, ObjectIdGetDatum(relid)}, {OIDOID, ObjectIdGetDatum(InvalidOid)}}, true);
+			for (uint64 i = 0; i < SPI_processed; i++) {
+				if (spi_bool(i, 2) && spi_bool(i, 4)) {
+					t.key_source = spi_text(i, 1); // the candidate, for the HINT below
+					break;
+				}
+			}
 		}
 
 		run_with_relid(kIndexesSql, relid);
@@ -174,9 +300,15 @@ SourceTable load_source_table(Oid relid) {
 		            "pg2d1 copies tables; for a view, copy its base tables.");
 	}
 	if (t.def.primary_key.empty()) {
+		std::string lit;
+		append_text_literal(lit, t.display_name);
+		std::string use = t.key_source.empty() ? "'index_name'" : "'" + t.key_source + "'";
 		throw Error("55000", "table \"" + t.display_name + "\" has no primary key",
-		            "pg2d1 walks a table by its primary key and writes idempotent upserts keyed on it.",
-		            "ALTER TABLE " + t.qualified_name + " ADD PRIMARY KEY (…);");
+		            "pg2d1 walks a table by its key and writes idempotent upserts keyed on it.",
+		            "ALTER TABLE " + t.qualified_name +
+		                " ADD PRIMARY KEY (…); or name a unique index on NOT NULL "
+		                "columns: SELECT pg2d1_use_key(" +
+		                lit + ", " + use + ");");
 	}
 	for (const auto &k : t.def.primary_key) {
 		for (size_t i = 0; i < t.columns.size(); i++) {
@@ -185,6 +317,7 @@ SourceTable load_source_table(Oid relid) {
 			}
 		}
 	}
+	t.integer_key = t.key_columns.size() == 1 && t.columns[t.key_columns[0]].kind == ValueKind::Integer;
 	return t;
 }
 

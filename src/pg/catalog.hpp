@@ -8,6 +8,8 @@
 
 extern "C" {
 #include "postgres.h"
+#include "access/htup.h"
+#include "access/tupdesc.h"
 }
 
 #include <cstdint>
@@ -21,9 +23,13 @@ struct SourceColumn {
 	std::string name;
 	Oid type_oid = InvalidOid;      // declared type
 	Oid base_type_oid = InvalidOid; // domains resolved
+	std::string type_sql;           // format_type_be(type_oid), for casts of key parameters
 	ValueKind kind = ValueKind::Text;
 	Oid output_fn = InvalidOid; // of the declared type
-	bool plain_text = false;    // text/varchar/bpchar: bytes are the text output
+	// What the row query selects for this column: the column itself, or an expression that
+	// turns it into D1's text form (arrays → JSON, dates and times → ISO 8601).
+	std::string select_expr;
+	bool plain_text = false; // the selected datum is text/varchar/bpchar: its bytes are the value
 };
 
 struct SourceTable {
@@ -33,10 +39,29 @@ struct SourceTable {
 	TableDef def;               // D1 side (name = relname)
 	std::vector<SourceColumn> columns;
 	std::vector<int> key_columns; // indexes into columns, primary key order
+	std::string key_source;       // "primary key" or "unique index \"name\""
+	bool integer_key = false;     // one key column of ValueKind::Integer: checkpoint ids are keys
+
+	// "a", "b" — the key columns, quoted, in key order.
+	std::string key_list() const;
+	// The row query's select list: each column's select_expr, then the raw key columns.
+	std::string select_list() const;
+	// 1-based position of the raw key column `k` (index into key_columns) in select_list().
+	int raw_key_position(size_t k) const {
+		return static_cast<int>(columns.size() + k + 1);
+	}
+	// ("a", "b") <op> ($n::t1, $n+1::t2): compares the key with text parameters.
+	std::string key_compare(const char *op, int first_param) const;
 };
 
-// Requires an open SPI connection.
+// Requires an open SPI connection. The key is the primary key, or the unique index named
+// with pg2d1_use_key(); a table with neither is an error with a HINT.
 SourceTable load_source_table(Oid relid);
+
+// Text output of the raw key columns of a row selected with select_list() (inside pg_call).
+std::vector<std::string> key_texts(const SourceTable &t, HeapTuple tup, TupleDesc desc);
+// "id = 42" or "(a, b) = (1, x)": how errors and the progress name a key.
+std::string key_display(const SourceTable &t, const std::vector<std::string> &texts);
 
 // One column value, read the way both the migration and pg2d1_verify read it. Call inside
 // pg_call (they may elog); text is palloc'd or points into the datum, valid until the
@@ -45,7 +70,7 @@ int64_t column_integer(const SourceColumn &col, Datum d);            // ValueKin
 double column_real(const SourceColumn &col, Datum d);                // ValueKind::Real
 std::string_view column_text_utf8(const SourceColumn &col, Datum d); // ValueKind::Text
 
-// TimeZone UTC, DateStyle ISO, IntervalStyle postgres, extra_float_digits 1: text output
+// TimeZone UTC, DateStyle ISO, IntervalStyle iso_8601, extra_float_digits 1: text output
 // of dates and times that does not depend on the session (GUC_ACTION_SET or _SAVE).
 void set_fixed_output_settings(int guc_action);
 

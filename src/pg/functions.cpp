@@ -8,6 +8,7 @@
 #include "credentials.hpp"
 #include "guc.hpp"
 #include "jobs.hpp"
+#include "verify.hpp"
 #include "core/checksum.hpp"
 #include "core/d1_client.hpp"
 #include "core/sqlite_encode.hpp"
@@ -442,6 +443,9 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		p.flags = (PG_ARGISNULL(3) || PG_GETARG_BOOL(3)) ? uint32_t(kJobResume) : 0u;
 		wait = !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
 		p.depends_on = (PG_NARGS() > 7 && !PG_ARGISNULL(7)) ? PG_GETARG_INT64(7) : 0;
+		if (PG_NARGS() > 8 && !PG_ARGISNULL(8) && PG_GETARG_BOOL(8)) {
+			p.flags |= kJobVerify;
+		}
 		p.dboid = MyDatabaseId;
 		p.owner = GetUserId();
 		display = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(p.relid)));
@@ -499,9 +503,9 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		PG_RETURN_INT64(p.job_id);
 	}
 	pg_call([&] {
-		Oid types[16] = {INT8OID, TEXTOID, OIDOID,    OIDOID,  INT8OID, INT4OID, BOOLOID, TEXTOID,
-		                 TEXTOID, INT8OID, FLOAT8OID, INT4OID, INT4OID, INT4OID, INT4OID, INT4OID};
-		Datum values[16] = {Int64GetDatum(p.job_id),
+		Oid types[17] = {INT8OID, TEXTOID,   OIDOID,  OIDOID,  INT8OID, INT4OID, BOOLOID, TEXTOID, TEXTOID,
+		                 INT8OID, FLOAT8OID, INT4OID, INT4OID, INT4OID, INT4OID, INT4OID, BOOLOID};
+		Datum values[17] = {Int64GetDatum(p.job_id),
 		                    CStringGetTextDatum(display.c_str()),
 		                    ObjectIdGetDatum(p.relid),
 		                    ObjectIdGetDatum(p.owner),
@@ -516,14 +520,16 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		                    Int32GetDatum(p.request_timeout_ms),
 		                    Int32GetDatum(p.max_statement_bytes),
 		                    Int32GetDatum(p.max_request_bytes),
-		                    Int32GetDatum(p.max_statements_per_request)};
+		                    Int32GetDatum(p.max_statements_per_request),
+		                    BoolGetDatum((p.flags & kJobVerify) != 0)};
 		spi_connect();
-		SPI_execute_with_args("INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, "
-		                      "batch_size, resume, mode, target, depends_on, requests_per_second, max_retries, "
-		                      "request_timeout_ms, max_statement_bytes, max_request_bytes, max_statements_per_request) "
-		                      "VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, nullif($9, ''), nullif($10, 0), $11, "
-		                      "$12, $13, $14, $15, $16)",
-		                      16, types, values, nullptr, false, 0);
+		SPI_execute_with_args(
+		    "INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, "
+		    "batch_size, resume, mode, target, depends_on, requests_per_second, max_retries, "
+		    "request_timeout_ms, max_statement_bytes, max_request_bytes, max_statements_per_request, "
+		    "verify) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, nullif($9, ''), nullif($10, 0), "
+		    "$11, $12, $13, $14, $15, $16, $17)",
+		    17, types, values, nullptr, false, 0);
 		SPI_finish();
 	});
 	if (launcher_serves_database(MyDatabaseId)) {
@@ -593,141 +599,32 @@ PG2D1_FUNCTION(pg2d1_boundary_selftest) {
 	PG_RETURN_TEXT_P(t);
 }
 
-namespace pg2d1 {
-namespace {
-
-// A value in verify's canonical form: what D1's result cells render (see d1_response.hpp).
-// Runs inside pg_call (may elog).
-std::optional<std::string> canonical_value(const SourceColumn &col, Datum d, bool isnull) {
-	if (isnull) {
-		return std::nullopt;
-	}
-	std::string out;
-	switch (col.kind) {
-	case ValueKind::Integer:
-		return std::to_string(column_integer(col, d));
-	case ValueKind::Boolean:
-		return std::string(DatumGetBool(d) ? "1" : "0");
-	case ValueKind::Real: {
-		double v = column_real(col, d);
-		if (std::isinf(v)) {
-			return std::string(v > 0 ? "Inf" : "-Inf");
-		}
-		append_rendered_real(out, v);
-		return out;
-	}
-	case ValueKind::Blob: {
-		static const char kHex[] = "0123456789ABCDEF";
-		bytea *b = DatumGetByteaPP(d);
-		const auto *p = reinterpret_cast<const unsigned char *>(VARDATA_ANY(b));
-		for (size_t i = 0; i < VARSIZE_ANY_EXHDR(b); i++) {
-			out.push_back(kHex[p[i] >> 4]);
-			out.push_back(kHex[p[i] & 15]);
-		}
-		return out;
-	}
-	case ValueKind::Text:
-		break;
-	}
-	return std::string(column_text_utf8(col, d));
-}
-
-// The D1 expression whose rendered cell equals canonical_value() of the PostgreSQL value.
-std::string d1_canonical_expr(const SourceColumn &col) {
-	std::string c = quote_ident(col.name);
-	switch (col.kind) {
-	case ValueKind::Integer:
-	case ValueKind::Boolean:
-		return "CAST(" + c + " AS TEXT)"; // exact beyond 2^53
-	case ValueKind::Real:
-		return "CASE WHEN abs(" + c + ") > 1.7976931348623157e308 THEN CAST(" + c + " AS TEXT) ELSE " + c + " END";
-	case ValueKind::Blob:
-		return "CASE WHEN " + c + " IS NULL THEN NULL ELSE hex(" + c + ") END";
-	case ValueKind::Text:
-		break;
-	}
-	return c;
-}
-
-} // namespace
-} // namespace pg2d1
-
-// pg2d1_verify(tbl regclass, target text) → TABLE(start_id, end_id, pg_count, d1_count,
-//   pg_checksum, d1_checksum, ok): reads both sides back range by range and compares
-//   counts and a content checksum of every value; a last row (NULL range) counts D1 rows
-//   outside every PostgreSQL range (rows deleted in PostgreSQL, or never there).
+// pg2d1_verify(tbl regclass, target text) → TABLE(start_id, end_id, start_key, end_key,
+//   pg_count, d1_count, pg_checksum, d1_checksum, ok): reads both sides back range by range
+//   (see verify.hpp); a last row (NULL range) counts D1 rows outside every range.
 PG2D1_FUNCTION(pg2d1_verify) {
 	Oid relid = InvalidOid;
 	pg_call([&] { relid = PG_GETARG_OID(0); });
 	Target target = resolve_target(text_arg(fcinfo, 1));
-	SourceTable t = load_table_spi(relid);
-	if (t.key_columns.size() != 1 || t.columns[t.key_columns[0]].kind != ValueKind::Integer) {
-		throw Error("0A000", "table \"" + t.display_name + "\" does not have a single-column integer primary key", {},
-		            "This version of pg2d1 verifies tables with a single integer key.");
-	}
-	ResultSet rs(fcinfo);
-	const std::string pk = quote_ident(t.columns[t.key_columns[0]].name);
 	int64_t size = previous_checkpoint_size(relid).value_or(guc_checkpoint_size);
-	std::vector<std::pair<int64_t, int64_t>> ranges;
-	std::string cols;
-	std::string d1_exprs;
-	for (auto &c : t.columns) {
-		cols += (cols.empty() ? "" : ", ") + quote_ident(c.name);
-		d1_exprs += (d1_exprs.empty() ? "" : ", ") + d1_canonical_expr(c);
-	}
+	ResultSet rs(fcinfo);
+	D1Client client(target.config, interrupt_requested);
 	int guc_level = 0;
 	pg_call([&] {
 		// The same text output settings as the migration worker.
 		guc_level = NewGUCNestLevel();
 		set_fixed_output_settings(GUC_ACTION_SAVE);
 		spi_connect();
-		std::string sql = "SELECT min(k), max(k) FROM (SELECT " + pk + "::int8 AS k, (row_number() OVER (ORDER BY " +
-		                  pk + ") - 1) / " + std::to_string(size) + " AS g FROM " + t.qualified_name +
-		                  ") s GROUP BY g ORDER BY g";
-		spi_run(sql.c_str(), {}, true);
-		for (uint64 i = 0; i < SPI_processed; i++) {
-			ranges.emplace_back(spi_int64(i, 1), spi_int64(i, 2));
-		}
 	});
-	D1Client client(target.config, interrupt_requested);
-	const std::string d1_table = quote_ident(t.def.name);
-	StatementResult total = client.raw({"SELECT count(*) FROM " + d1_table, {}});
-	int64_t d1_total = total.rows.empty() || !total.rows[0][0] ? 0 : std::stoll(*total.rows[0][0]);
-	int64_t d1_in_ranges = 0;
-	std::vector<std::optional<std::string>> cells;
-	for (auto &[first, last] : ranges) {
-		RowChecksum pg_sum;
-		RowChecksum d1_sum;
-		pg_call([&] {
-			std::string sql = "SELECT " + cols + " FROM " + t.qualified_name + " WHERE " + pk + " BETWEEN " +
-			                  std::to_string(first) + " AND " + std::to_string(last) + " ORDER BY " + pk;
-			spi_run(sql.c_str(), {}, true);
-			for (uint64 i = 0; i < SPI_processed; i++) {
-				cells.clear();
-				for (size_t c = 0; c < t.columns.size(); c++) {
-					bool isnull;
-					Datum d = spi_datum(i, static_cast<int>(c) + 1, &isnull);
-					cells.push_back(canonical_value(t.columns[c], d, isnull));
-				}
-				pg_sum.add_row(cells);
-			}
-			SPI_freetuptable(SPI_tuptable);
-		});
-		StatementResult r = client.raw({"SELECT " + d1_exprs + " FROM " + d1_table + " WHERE " + pk + " BETWEEN " +
-		                                    std::to_string(first) + " AND " + std::to_string(last) + " ORDER BY " + pk,
-		                                {}});
-		for (auto &row : r.rows) {
-			d1_sum.add_row(row);
-		}
-		d1_in_ranges += static_cast<int64_t>(d1_sum.rows());
-		bool ok = pg_sum.rows() == d1_sum.rows() && pg_sum.hex() == d1_sum.hex();
-		rs.add({std::to_string(first), std::to_string(last), std::to_string(pg_sum.rows()),
-		        std::to_string(d1_sum.rows()), pg_sum.hex(), d1_sum.hex(), ok ? "true" : "false"});
-		check_for_interrupts();
-	}
-	int64_t outside = d1_total - d1_in_ranges;
-	rs.add({std::nullopt, std::nullopt, "0", std::to_string(outside), std::nullopt, std::nullopt,
-	        outside == 0 ? "true" : "false"});
+	SourceTable t = load_source_table(relid);
+	auto opt = [](const std::optional<int64_t> &v) {
+		return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
+	};
+	auto opt_text = [](const std::string &v) { return v.empty() ? std::nullopt : std::optional<std::string>(v); };
+	verify_table(t, client, size, [&](const VerifyRange &r) {
+		rs.add({opt(r.start_id), opt(r.end_id), opt_text(r.start_key), opt_text(r.end_key), std::to_string(r.pg_count),
+		        std::to_string(r.d1_count), opt_text(r.pg_checksum), opt_text(r.d1_checksum), r.ok ? "true" : "false"});
+	});
 	pg_call([&] {
 		SPI_finish();
 		AtEOXact_GUC(true, guc_level);

@@ -19,6 +19,7 @@ enum JobFlags : uint32_t {
 	kJobTraditional = 2,
 	kJobCreateRow = 4, // the worker inserts the job row (wait => true: the caller's
 	                   // transaction is still open, its rows are invisible to the worker)
+	kJobVerify = 8,    // run pg2d1_verify after the copy; a difference fails the job
 };
 
 // Everything a worker needs, in bgw_extra (≤ BGW_EXTRALEN bytes).

@@ -7,6 +7,8 @@
 #include "boundary.hpp"
 #include "spi.hpp"
 #include "catalog.hpp"
+#include "rows.hpp"
+#include "verify.hpp"
 #include "credentials.hpp"
 #include "guc.hpp"
 #include "txn.hpp"
@@ -22,6 +24,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -42,29 +45,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int kFetchRows = 5000;
 constexpr size_t kSenderQueue = 2; // requests waiting for the sender thread (≈ 2 MB)
 
-// Appends one value's SQLite literal. Runs inside pg_call (may elog).
-void append_value(std::string &out, const SourceColumn &col, Datum d) {
-	switch (col.kind) {
-	case ValueKind::Integer:
-		append_integer_literal(out, column_integer(col, d));
-		return;
-	case ValueKind::Boolean:
-		out.push_back(DatumGetBool(d) ? '1' : '0');
-		return;
-	case ValueKind::Real:
-		append_real_literal(out, column_real(col, d));
-		return;
-	case ValueKind::Blob: {
-		bytea *b = DatumGetByteaPP(d);
-		append_blob_literal(out, reinterpret_cast<const uint8_t *>(VARDATA_ANY(b)), VARSIZE_ANY_EXHDR(b));
-		return;
-	}
-	case ValueKind::Text:
-		break;
-	}
-	append_text_literal(out, column_text_utf8(col, d));
-}
-
 // Peak resident set of this worker process, in kB (includes shared buffers it touched).
 int64_t peak_rss_kb() {
 	struct rusage ru;
@@ -73,11 +53,58 @@ int64_t peak_rss_kb() {
 
 struct Checkpoint {
 	int64_t ledger_id = 0; // pg2d1.checkpoints.id
-	int64_t first = 0;
+	int64_t first = 0;     // ids: the key for one integer key column, else row ordinals
 	int64_t last = 0;
+	std::vector<std::string> first_key; // text output of each key column of the first row
+	std::vector<std::string> last_key;  // … and of the last row
 	int64_t count = 0;
 	std::string status;
 };
+
+// A text[] datum (inside pg_call).
+Datum text_array(const std::vector<std::string> &values) {
+	std::vector<Datum> elems;
+	for (auto &v : values) {
+		elems.push_back(CStringGetTextDatum(v.c_str()));
+	}
+	return PointerGetDatum(
+	    construct_array(elems.data(), static_cast<int>(elems.size()), TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+// Column `col` of SPI result row `row` as a vector of strings (inside pg_call).
+std::vector<std::string> spi_text_array(uint64 row, int col) {
+	std::vector<std::string> out;
+	bool isnull;
+	Datum d = spi_datum(row, col, &isnull);
+	if (isnull) {
+		return out;
+	}
+	Datum *elems;
+	bool *nulls;
+	int n;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++) {
+		out.emplace_back(nulls[i] ? "" : TextDatumGetCString(elems[i]));
+	}
+	return out;
+}
+
+// Runs `sql` with text parameters $1…$n (inside pg_call).
+void spi_run_text_params(const std::string &sql, const std::vector<const std::vector<std::string> *> &groups,
+                         bool read_only) {
+	std::vector<Oid> types;
+	std::vector<Datum> values;
+	for (auto *g : groups) {
+		for (auto &v : *g) {
+			types.push_back(TEXTOID);
+			values.push_back(CStringGetTextDatum(v.c_str()));
+		}
+	}
+	if (SPI_execute_with_args(sql.c_str(), static_cast<int>(values.size()), types.data(), values.data(), nullptr,
+	                          read_only, 0) < 0) {
+		elog(ERROR, "pg2d1: internal query failed: %s", sql.c_str());
+	}
+}
 
 class Migration {
   public:
@@ -88,13 +115,15 @@ class Migration {
 	bool claim_job();
 	void wait_for_dependency();
 	void prepare();
-	void plan(std::optional<int64_t> after);
+	void plan(const Checkpoint *after);
 	void copy(Checkpoint &cp, size_t index);
 	void mark_local(const Checkpoint &cp, const char *status, const std::string &error, int64_t rows);
 	void mark_remote_failed(const Checkpoint &cp, const std::string &message);
 	void update_job_progress(bool force);
 	void set_phase(const std::string &phase);
 	std::string where_range(const Checkpoint &cp) const;
+	std::string range_display(const Checkpoint &cp) const;
+	void verify();
 
 	JobParams p_;
 	std::optional<D1Client> client_;        // bookkeeping requests, on this thread
@@ -103,7 +132,6 @@ class Migration {
 	ClientStats sender_stats_;              // snapshot taken while the sender is idle
 	Target target_;
 	SourceTable table_;
-	std::string pk_;
 	std::string table_lit_;
 	std::vector<Checkpoint> checkpoints_;
 	std::map<std::pair<int64_t, int64_t>, int64_t> remote_completed_;
@@ -116,6 +144,30 @@ class Migration {
 std::string Migration::where_range(const Checkpoint &cp) const {
 	return " WHERE table_name = " + table_lit_ + " AND start_id = " + std::to_string(cp.first) +
 	       " AND end_id = " + std::to_string(cp.last);
+}
+
+// "id 1..5000" or "(a, b) (1, x)..(9, z)", for the progress and errors.
+std::string Migration::range_display(const Checkpoint &cp) const {
+	if (table_.integer_key) {
+		return table_.columns[table_.key_columns[0]].name + " " + std::to_string(cp.first) + ".." +
+		       std::to_string(cp.last);
+	}
+	auto row = [](const std::vector<std::string> &v) {
+		std::string out;
+		for (auto &x : v) {
+			out += (out.empty() ? "" : ", ") + x;
+		}
+		return v.size() == 1 ? out : "(" + out + ")";
+	};
+	std::string names;
+	for (int k : table_.key_columns) {
+		names += (names.empty() ? "" : ", ") + table_.columns[k].name;
+	}
+	if (table_.key_columns.size() > 1) {
+		names = "(" + names + ")";
+	}
+	return names + " " + row(cp.first_key) + ".." + row(cp.last_key) + " (rows " + std::to_string(cp.first) + ".." +
+	       std::to_string(cp.last) + ")";
 }
 
 void Migration::set_phase(const std::string &phase) {
@@ -147,9 +199,10 @@ bool Migration::claim_job() {
 					spi_run(
 					    "INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, "
 					    "batch_size, resume, mode, target, depends_on, requests_per_second, max_retries, "
-					    "request_timeout_ms, max_statement_bytes, max_request_bytes, max_statements_per_request) "
+					    "request_timeout_ms, max_statement_bytes, max_request_bytes, max_statements_per_request, "
+					    "verify) "
 					    "VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, nullif($9, ''), nullif($10, 0), $11, $12, "
-					    "$13, $14, $15, $16) ON CONFLICT (job_id) DO NOTHING",
+					    "$13, $14, $15, $16, $17) ON CONFLICT (job_id) DO NOTHING",
 					    {{INT8OID, Int64GetDatum(p_.job_id)},
 					     {TEXTOID, CStringGetTextDatum(table_.display_name.c_str())},
 					     {OIDOID, ObjectIdGetDatum(p_.relid)},
@@ -165,10 +218,13 @@ bool Migration::claim_job() {
 					     {INT4OID, Int32GetDatum(p_.request_timeout_ms)},
 					     {INT4OID, Int32GetDatum(p_.max_statement_bytes)},
 					     {INT4OID, Int32GetDatum(p_.max_request_bytes)},
-					     {INT4OID, Int32GetDatum(p_.max_statements_per_request)}},
+					     {INT4OID, Int32GetDatum(p_.max_statements_per_request)},
+					     {BOOLOID, BoolGetDatum((p_.flags & kJobVerify) != 0)}},
 					    false);
 				}
-				spi_run("SELECT status FROM pg2d1.jobs WHERE job_id = $1", {{INT8OID, Int64GetDatum(p_.job_id)}}, true);
+				// read_only = false: a new command id, so the row inserted just above is seen.
+				spi_run("SELECT status FROM pg2d1.jobs WHERE job_id = $1", {{INT8OID, Int64GetDatum(p_.job_id)}},
+				        false);
 				if (SPI_processed > 0) {
 					status = spi_text(0, 1);
 				}
@@ -237,28 +293,14 @@ void Migration::prepare() {
 			batch_context_ = AllocSetContextCreate(TopMemoryContext, "pg2d1 row batch", ALLOCSET_DEFAULT_SIZES);
 		});
 	});
-	if (table_.key_columns.size() != 1 || table_.columns[table_.key_columns[0]].kind != ValueKind::Integer) {
-		throw Error("0A000", "table \"" + table_.display_name + "\" does not have a single-column integer primary key",
-		            "This version of pg2d1 walks tables by a single integer key (smallint, integer, bigint).",
-		            "Composite and non-integer keys are planned; until then migrate a table with an integer key.");
-	}
-	pk_ = table_.columns[table_.key_columns[0]].name;
 	table_lit_.clear();
 	append_text_literal(table_lit_, table_.def.name);
 	client_.emplace(target_.config, interrupt_requested);
 	// The sender thread's own client: polls only flags (never PostgreSQL) to stop early.
 	sender_client_.emplace(target_.config,
 	                       [this] { return interrupt_requested() || (sender_ && sender_->stopping()); });
-	sender_.emplace(
-	    [this](std::vector<std::string> &&statements) {
-		    std::vector<Statement> stmts;
-		    stmts.reserve(statements.size());
-		    for (auto &st : statements) {
-			    stmts.push_back({std::move(st), {}});
-		    }
-		    sender_client_->batch(stmts);
-	    },
-	    kSenderQueue, [] { return interrupt_requested(); });
+	sender_.emplace([this](std::vector<Statement> &&statements) { sender_client_->batch(statements); }, kSenderQueue,
+	                [] { return interrupt_requested(); });
 
 	bool traditional = p_.flags & kJobTraditional;
 	bool have_ledger = false;
@@ -297,8 +339,8 @@ void Migration::prepare() {
 			pg_call([&] {
 				spi_run("UPDATE pg2d1.checkpoints SET status = 'pending' WHERE job_id = $1 AND status = 'in_progress'",
 				        {{INT8OID, Int64GetDatum(p_.job_id)}}, false);
-				spi_run("SELECT id, start_id, end_id, records_processed, status FROM pg2d1.checkpoints "
-				        "WHERE job_id = $1 ORDER BY start_id",
+				spi_run("SELECT id, start_id, end_id, records_processed, status, start_key, end_key "
+				        "FROM pg2d1.checkpoints WHERE job_id = $1 ORDER BY start_id",
 				        {{INT8OID, Int64GetDatum(p_.job_id)}}, true);
 				for (uint64 i = 0; i < SPI_processed; i++) {
 					Checkpoint cp;
@@ -307,6 +349,8 @@ void Migration::prepare() {
 					cp.last = spi_int64(i, 3);
 					cp.count = spi_int64(i, 4);
 					cp.status = spi_text(i, 5);
+					cp.first_key = spi_text_array(i, 6);
+					cp.last_key = spi_text_array(i, 7);
 					checkpoints_.push_back(cp);
 				}
 			});
@@ -321,34 +365,61 @@ void Migration::prepare() {
 			}
 		}
 	} else {
-		plan(std::nullopt);
+		plan(nullptr);
 	}
 }
 
-// Plans checkpoints after `after` (all when nullopt) and records them in the ledger.
-void Migration::plan(std::optional<int64_t> after) {
+// Plans checkpoints after the checkpoint `after` (all when null) and records them in the
+// ledger: every checkpoint_size-th row of the key order starts one. Ids are the key for a
+// single integer key, else row ordinals counted on from `after`.
+void Migration::plan(const Checkpoint *after) {
 	set_phase("planning checkpoints");
 	bool traditional = p_.flags & kJobTraditional;
-	std::string qpk = quote_ident(pk_);
-	std::string sql = "SELECT min(k), max(k), count(*) FROM (SELECT " + qpk +
-	                  "::int8 AS k, (row_number() OVER (ORDER BY " + qpk + ") - 1) / $2 AS g FROM " +
-	                  table_.qualified_name + " WHERE ($1::int8 IS NULL OR " + qpk + " > $1)) s GROUP BY g ORDER BY g";
 	int64_t size = traditional ? INT64_MAX : p_.checkpoint_size;
+	const std::string keys = table_.key_list();
+	std::string sql = "SELECT pg2d1_rn, pg2d1_last";
+	for (size_t k = 0; k < table_.key_columns.size(); k++) {
+		sql += ", " + quote_ident(table_.columns[table_.key_columns[k]].name);
+	}
+	sql += " FROM (SELECT " + keys +
+	       ", row_number() OVER w AS pg2d1_rn, lead(true) OVER w IS NULL AS pg2d1_last FROM " + table_.qualified_name +
+	       (after ? " WHERE " + table_.key_compare(">", 1) : "") + " WINDOW w AS (ORDER BY " + keys +
+	       ")) s WHERE (pg2d1_rn - 1) % " + std::to_string(size) + " = 0 OR pg2d1_rn % " + std::to_string(size) +
+	       " = 0 OR pg2d1_last ORDER BY pg2d1_rn";
+	const int64_t base = after ? after->last : 0;
 	std::vector<Checkpoint> planned;
 	in_transaction([&] {
 		pg_call([&] {
-			Oid types[2] = {INT8OID, INT8OID};
-			Datum values[2] = {Int64GetDatum(after.value_or(0)), Int64GetDatum(size)};
-			const char nulls[2] = {after ? ' ' : 'n', ' '};
-			if (SPI_execute_with_args(sql.c_str(), 2, types, values, nulls, true, 0) != SPI_OK_SELECT) {
-				elog(ERROR, "pg2d1: checkpoint planning failed");
-			}
+			std::vector<std::string> none;
+			spi_run_text_params(sql, {after ? &after->last_key : &none}, true);
+			TupleDesc desc = SPI_tuptable->tupdesc;
+			int64_t start_rn = 0;
 			for (uint64 i = 0; i < SPI_processed; i++) {
-				Checkpoint cp;
-				cp.first = spi_int64(i, 1);
-				cp.last = spi_int64(i, 2);
-				cp.count = spi_int64(i, 3);
-				planned.push_back(cp);
+				HeapTuple tup = SPI_tuptable->vals[i];
+				int64_t rn = spi_int64(i, 1);
+				bool last = spi_bool(i, 2);
+				std::vector<std::string> key;
+				for (size_t k = 0; k < table_.key_columns.size(); k++) {
+					key.emplace_back(SPI_getvalue(tup, desc, static_cast<int>(k) + 3));
+				}
+				if ((rn - 1) % size == 0) {
+					Checkpoint cp;
+					cp.first_key = key;
+					start_rn = rn;
+					planned.push_back(cp);
+				}
+				if (rn % size == 0 || last) {
+					Checkpoint &cp = planned.back();
+					cp.last_key = key;
+					cp.count = rn - start_rn + 1;
+					if (table_.integer_key) {
+						cp.first = std::stoll(cp.first_key[0]);
+						cp.last = std::stoll(cp.last_key[0]);
+					} else {
+						cp.first = base + start_rn;
+						cp.last = base + rn;
+					}
+				}
 			}
 		});
 		// Completed by an earlier job, per the ledger and D1 alike: not sent again.
@@ -359,11 +430,13 @@ void Migration::plan(std::optional<int64_t> after) {
 				pg_call([&] {
 					spi_run("SELECT 1 FROM pg2d1.checkpoints c JOIN pg2d1.jobs j USING (job_id) WHERE j.relid = $1 "
 					        "AND c.status = 'completed' AND c.start_id = $2 AND c.end_id = $3 AND "
-					        "c.records_processed = $4",
+					        "c.records_processed = $4 AND c.start_key = $5 AND c.end_key = $6",
 					        {{OIDOID, ObjectIdGetDatum(p_.relid)},
 					         {INT8OID, Int64GetDatum(cp.first)},
 					         {INT8OID, Int64GetDatum(cp.last)},
-					         {INT8OID, Int64GetDatum(cp.count)}},
+					         {INT8OID, Int64GetDatum(cp.count)},
+					         {TEXTARRAYOID, text_array(cp.first_key)},
+					         {TEXTARRAYOID, text_array(cp.last_key)}},
 					        true, 1);
 					if (SPI_processed > 0) {
 						cp.status = "completed";
@@ -371,16 +444,18 @@ void Migration::plan(std::optional<int64_t> after) {
 				});
 			}
 			pg_call([&] {
-				spi_run("INSERT INTO pg2d1.checkpoints (job_id, table_name, start_id, end_id, records_processed, "
-				        "status, remote_synced, skipped, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, "
-				        "CASE WHEN $7 THEN clock_timestamp() END) RETURNING id",
+				spi_run("INSERT INTO pg2d1.checkpoints (job_id, table_name, start_id, end_id, start_key, end_key, "
+				        "records_processed, status, remote_synced, skipped, completed_at) VALUES ($1, $2, $3, $4, $8, "
+				        "$9, $5, $6, $7, $7, CASE WHEN $7 THEN clock_timestamp() END) RETURNING id",
 				        {{INT8OID, Int64GetDatum(p_.job_id)},
 				         {TEXTOID, CStringGetTextDatum(table_.def.name.c_str())},
 				         {INT8OID, Int64GetDatum(cp.first)},
 				         {INT8OID, Int64GetDatum(cp.last)},
 				         {INT8OID, Int64GetDatum(cp.status == "completed" ? cp.count : 0)},
 				         {TEXTOID, CStringGetTextDatum(cp.status.c_str())},
-				         {BOOLOID, BoolGetDatum(cp.status == "completed")}},
+				         {BOOLOID, BoolGetDatum(cp.status == "completed")},
+				         {TEXTARRAYOID, text_array(cp.first_key)},
+				         {TEXTARRAYOID, text_array(cp.last_key)}},
 				        false);
 				cp.ledger_id = spi_int64(0, 1);
 			});
@@ -450,16 +525,15 @@ void Migration::mark_remote_failed(const Checkpoint &cp, const std::string &mess
 
 void Migration::copy(Checkpoint &cp, size_t index) {
 	bool traditional = p_.flags & kJobTraditional;
-	char phase[200];
-	snprintf(phase, sizeof phase, "checkpoint %zu/%zu, %s %lld..%lld", index + 1, checkpoints_.size(), pk_.c_str(),
-	         (long long)cp.first, (long long)cp.last);
-	set_phase(phase);
+	set_phase("checkpoint " + std::to_string(index + 1) + "/" + std::to_string(checkpoints_.size()) + ", " +
+	          range_display(cp));
 	mark_local(cp, "in_progress", "", 0);
-	UpsertTarget target{table_.def.name, {}, {pk_}};
+	UpsertTarget target{table_.def.name, {}, table_.def.primary_key};
 	for (auto &c : table_.columns) {
 		target.columns.push_back(c.name);
 	}
 	BatchPlanner planner(target, limits_from_gucs(static_cast<size_t>(p_.batch_size)));
+	const size_t max_tuple = planner.max_tuple_bytes();
 	std::string where = where_range(cp);
 	if (!traditional) {
 		client_->batch(
@@ -474,27 +548,27 @@ void Migration::copy(Checkpoint &cp, size_t index) {
 		          where,
 		      {}}});
 	}
-	std::string cols;
-	for (auto &c : table_.columns) {
-		cols += (cols.empty() ? "" : ", ") + quote_ident(c.name);
-	}
-	std::string qpk = quote_ident(pk_);
-	std::string sql = "SELECT " + cols + " FROM " + table_.qualified_name + " WHERE ($1::int8 IS NULL OR " + qpk +
-	                  " > $1) AND " + qpk + " <= $2 ORDER BY " + qpk + " LIMIT " + std::to_string(kFetchRows);
-	const int key_index = table_.key_columns[0];
-	int64_t last_key = cp.first - 1; // keys are > first-1 (first >= INT64_MIN+1 is checked below)
-	bool from_start = cp.first == INT64_MIN;
+	// Keyset over the key's own order (its index): the first page from the checkpoint's first
+	// key, then after the last key read; never past its last key.
+	const size_t nkeys = table_.key_columns.size();
+	const std::string head = "SELECT " + table_.select_list() + " FROM " + table_.qualified_name + " WHERE ";
+	const std::string tail = " AND " + table_.key_compare("<=", static_cast<int>(nkeys) + 1) + " ORDER BY " +
+	                         table_.key_list() + " LIMIT " + std::to_string(kFetchRows);
+	const std::string first_sql = head + table_.key_compare(">=", 1) + tail;
+	const std::string next_sql = head + table_.key_compare(">", 1) + tail;
+	std::vector<std::string> seen = cp.first_key;
+	bool from_start = true;
 	int64_t rows = 0;
-	std::string tuple;
-	int encode_column = -1;
-	int64_t encode_key = 0;
+	EncodedRow row;
+	std::vector<std::string> row_key;
 	// Requests go to the sender thread, so the next rows are read while D1 answers.
 	const int64_t done_before = rows_done_;
 	const size_t sent_before = sender_->rows_sent();
 	auto send_ready = [&] {
 		while (planner.has_request()) {
 			Request req = planner.pop_request();
-			sender_->submit(std::move(req.statements), req.rows);
+			size_t n = req.rows;
+			sender_->submit(std::move(req).to_statements(), n);
 		}
 		rows_done_ = done_before + static_cast<int64_t>(sender_->rows_sent() - sent_before);
 		check_for_interrupts();
@@ -505,49 +579,30 @@ void Migration::copy(Checkpoint &cp, size_t index) {
 		try {
 			in_transaction([&] {
 				pg_call([&] {
-					Oid types[2] = {INT8OID, INT8OID};
-					Datum values[2] = {Int64GetDatum(last_key), Int64GetDatum(cp.last)};
-					const char nulls[2] = {from_start ? 'n' : ' ', ' '};
-					std::string q = sql;
-					if (SPI_execute_with_args(q.c_str(), 2, types, values, nulls, true, 0) != SPI_OK_SELECT) {
-						elog(ERROR, "pg2d1: reading rows failed");
-					}
+					spi_run_text_params(from_start ? first_sql : next_sql, {&seen, &cp.last_key}, true);
 					fetched = SPI_processed;
 					MemoryContext old = MemoryContextSwitchTo(batch_context_);
 					TupleDesc desc = SPI_tuptable->tupdesc;
 					for (uint64 i = 0; i < fetched; i++) {
 						HeapTuple tup = SPI_tuptable->vals[i];
-						bool isnull;
-						encode_column = key_index;
-						encode_key =
-						    column_integer(table_.columns[key_index], SPI_getbinval(tup, desc, key_index + 1, &isnull));
-						tuple.assign(1, '(');
-						for (size_t c = 0; c < table_.columns.size(); c++) {
-							encode_column = static_cast<int>(c);
-							Datum d = SPI_getbinval(tup, desc, static_cast<int>(c) + 1, &isnull);
-							if (c) {
-								tuple.push_back(',');
-							}
-							if (isnull) {
-								append_null_literal(tuple);
-							} else {
-								append_value(tuple, table_.columns[c], d);
-							}
+						row_key = key_texts(table_, tup, desc);
+						encode_row(table_, tup, desc, max_tuple, row);
+						if (row.params.empty()) {
+							planner.add_row(row.tuple);
+						} else {
+							planner.add_row_with_params(row.tuple, std::move(row.params));
 						}
-						tuple.push_back(')');
-						encode_column = -1;
-						planner.add_row(tuple);
-						last_key = encode_key;
+						seen = row_key;
 					}
 					MemoryContextSwitchTo(old);
 					MemoryContextReset(batch_context_);
 				});
 			});
 		} catch (const Error &e) {
-			std::string col = encode_column >= 0 ? "column \"" + table_.columns[encode_column].name + "\" of " : "";
+			std::string col = row.column >= 0 ? "column \"" + table_.columns[row.column].name + "\" of " : "";
 			throw Error(e.sqlstate(),
-			            std::string(e.what()) + " (" + col + "table \"" + table_.display_name + "\", " + pk_ + " = " +
-			                std::to_string(encode_key) + ")",
+			            std::string(e.what()) + " (" + col + "table \"" + table_.display_name + "\", " +
+			                key_display(table_, row_key) + ")",
 			            e.detail(), e.hint());
 		}
 		from_start = false;
@@ -583,7 +638,8 @@ void Migration::run() {
 		if (i == checkpoints_.size()) {
 			// Rows added beyond the planned ranges while the job ran.
 			if (!(p_.flags & kJobTraditional) && !checkpoints_.empty()) {
-				plan(checkpoints_.back().last);
+				Checkpoint last = checkpoints_.back();
+				plan(&last);
 			}
 			if (i == checkpoints_.size()) {
 				break;
@@ -605,8 +661,7 @@ void Migration::run() {
 				mark_remote_failed(cp, msg);
 			}
 			mark_local(cp, "failed", msg, 0);
-			std::string where = " (table \"" + table_.display_name + "\", checkpoint " + pk_ + " " +
-			                    std::to_string(cp.first) + ".." + std::to_string(cp.last) + ")";
+			std::string where = " (table \"" + table_.display_name + "\", checkpoint " + range_display(cp) + ")";
 			throw Error(e.sqlstate(), std::string(e.what()) + where, e.detail(), e.hint());
 		} catch (const PgError &e) {
 			if (interrupt_requested()) {
@@ -638,6 +693,9 @@ void Migration::run() {
 		client_->batch(idx);
 	}
 	update_job_progress(true);
+	if (p_.flags & kJobVerify) {
+		verify();
+	}
 	in_transaction([&] {
 		pg_call([&] {
 			spi_run("UPDATE pg2d1.jobs SET status = 'completed', phase = NULL, pid = NULL, rows_done = $2, "
@@ -646,6 +704,35 @@ void Migration::run() {
 		});
 	});
 	set_phase("completed");
+}
+
+// Reads both sides back (verify.hpp) and records the verdict; a difference fails the job.
+void Migration::verify() {
+	set_phase("verifying");
+	in_transaction([&] {
+		pg_call([&] {
+			spi_run("UPDATE pg2d1.jobs SET phase = 'verifying' WHERE job_id = $1",
+			        {{INT8OID, Int64GetDatum(p_.job_id)}}, false);
+		});
+	});
+	VerifySummary sum;
+	in_transaction([&] { sum = verify_table(table_, *client_, p_.checkpoint_size, [](const VerifyRange &) {}); });
+	in_transaction([&] {
+		pg_call([&] {
+			spi_run("UPDATE pg2d1.jobs SET verified = $2, verify_summary = $3 WHERE job_id = $1",
+			        {{INT8OID, Int64GetDatum(p_.job_id)},
+			         {BOOLOID, BoolGetDatum(sum.ok())},
+			         {TEXTOID, CStringGetTextDatum(sum.text().c_str())}},
+			        false);
+		});
+	});
+	if (!sum.ok()) {
+		throw Error("XX001", "pg2d1_verify found differences between \"" + table_.display_name + "\" and D1",
+		            sum.text(),
+		            "SELECT * FROM pg2d1_verify('" + table_.display_name +
+		                "') WHERE NOT ok; shows each range. Rows changed in PostgreSQL during the copy differ until "
+		                "the next run or pg2d1_sync.");
+	}
 }
 
 } // namespace

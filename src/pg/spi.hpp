@@ -21,9 +21,12 @@ inline void spi_connect() {
 
 // Runs a statement with typed arguments; read_only = false takes a fresh snapshot.
 inline int spi_run(const char *sql, std::initializer_list<std::pair<Oid, Datum>> args, bool read_only, long limit = 0) {
-	Oid types[16];
-	Datum values[16];
+	Oid types[24];
+	Datum values[24];
 	int n = 0;
+	if (args.size() > 24) {
+		elog(ERROR, "pg2d1: spi_run takes at most 24 arguments");
+	}
 	for (auto &a : args) {
 		types[n] = a.first;
 		values[n] = a.second;

@@ -53,9 +53,20 @@ def main():
     cols = pg_columns(table)
     names = [c for c, _ in cols]
     qcols = ", ".join('"%s"' % c.replace('"', '""') for c in names)
+    # Dates and times go to D1 as ISO 8601 (PostgreSQL's JSON form), arrays as JSON.
+    def pg_expr(name, pgtype):
+        q = '"%s"' % name.replace('"', '""')
+        if pgtype.endswith("[]"):
+            return f"array_to_json({q})::text"
+        if pgtype.split("(")[0] in ("date", "timestamp without time zone", "timestamp with time zone",
+                                     "time without time zone", "time with time zone") or \
+                pgtype.startswith(("timestamp", "time(")):
+            return f"to_json({q}) #>> '{{}}'"
+        return q
+    pg_select = ", ".join(pg_expr(c, t) for c, t in cols)
     # Text output with full float precision (extra_float_digits=1 is PostgreSQL's default since 12).
     raw = psql(f"SET extra_float_digits = 1; SET timezone = 'UTC'; SET datestyle = 'ISO'; "
-               f"COPY (SELECT {qcols} FROM {table} ORDER BY \"{key}\") TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)")
+               f"COPY (SELECT {pg_select} FROM {table} ORDER BY \"{key}\") TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)")
     # FORCE_QUOTE * quotes every non-NULL value, so an unquoted empty field is NULL.
     pg_rows = []
     for line_rec in _csv_with_nulls(raw, len(names)):

@@ -22,15 +22,16 @@ TEST(AsyncSender, SendsEverythingInOrderOffTheCallersThread) {
 	std::atomic<bool> other_thread{true};
 	{
 		AsyncSender s(
-		    [&](std::vector<std::string> &&st) {
+		    [&](std::vector<pg2d1::Statement> &&st) {
 			    other_thread = other_thread && std::this_thread::get_id() != caller;
 			    std::this_thread::sleep_for(std::chrono::microseconds(200));
 			    std::lock_guard<std::mutex> l(mu);
-			    seen.insert(seen.end(), st.begin(), st.end());
+			    for (auto &x : st)
+				    seen.push_back(x.sql);
 		    },
 		    2, {});
 		for (int i = 0; i < 200; i++) {
-			s.submit({std::to_string(i)}, 3);
+			s.submit(std::vector<std::string>{std::to_string(i)}, 3);
 		}
 		s.drain();
 		EXPECT_EQ(s.rows_sent(), 600u);
@@ -46,19 +47,19 @@ TEST(AsyncSender, QueueIsBounded) {
 	std::atomic<int> started{0};
 	std::atomic<bool> release{false};
 	AsyncSender s(
-	    [&](std::vector<std::string> &&) {
+	    [&](std::vector<pg2d1::Statement> &&) {
 		    started++;
 		    while (!release)
 			    std::this_thread::sleep_for(std::chrono::milliseconds(1));
 	    },
 	    1, {});
-	s.submit({"a"}, 1); // taken by the thread
+	s.submit(std::vector<std::string>{"a"}, 1); // taken by the thread
 	while (started == 0)
 		std::this_thread::sleep_for(std::chrono::milliseconds(1));
-	s.submit({"b"}, 1); // waits in the queue
+	s.submit(std::vector<std::string>{"b"}, 1); // waits in the queue
 	std::atomic<bool> third_done{false};
 	std::thread t([&] {
-		s.submit({"c"}, 1); // must block: queue full
+		s.submit(std::vector<std::string>{"c"}, 1); // must block: queue full
 		third_done = true;
 	});
 	std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -72,14 +73,14 @@ TEST(AsyncSender, QueueIsBounded) {
 TEST(AsyncSender, FirstFailureReachesTheCallerAndLaterRequestsAreNotSent) {
 	std::atomic<int> sent{0};
 	AsyncSender s(
-	    [&](std::vector<std::string> &&st) {
-		    if (st[0] == "bad")
+	    [&](std::vector<pg2d1::Statement> &&st) {
+		    if (st[0].sql == "bad")
 			    throw pg2d1::Error("38000", "D1 rejected the statement", "d1 words");
 		    sent++;
 	    },
 	    4, {});
-	s.submit({"ok"}, 1);
-	s.submit({"bad"}, 1);
+	s.submit(std::vector<std::string>{"ok"}, 1);
+	s.submit(std::vector<std::string>{"bad"}, 1);
 	try {
 		s.drain();
 		FAIL() << "drain must rethrow";
@@ -87,7 +88,7 @@ TEST(AsyncSender, FirstFailureReachesTheCallerAndLaterRequestsAreNotSent) {
 		EXPECT_EQ(e.sqlstate(), "38000");
 		EXPECT_EQ(e.detail(), "d1 words");
 	}
-	EXPECT_THROW(s.submit({"after"}, 1), pg2d1::Error);
+	EXPECT_THROW(s.submit(std::vector<std::string>{"after"}, 1), pg2d1::Error);
 	EXPECT_EQ(sent, 1);
 	EXPECT_EQ(s.rows_sent(), 1u);
 }
@@ -96,12 +97,12 @@ TEST(AsyncSender, AbortStopsTheWait) {
 	std::atomic<bool> abort{false};
 	std::atomic<bool> release{false}; // the send stays busy until the test is done
 	AsyncSender s(
-	    [&](std::vector<std::string> &&) {
+	    [&](std::vector<pg2d1::Statement> &&) {
 		    while (!release)
 			    std::this_thread::sleep_for(std::chrono::milliseconds(1));
 	    },
 	    1, [&] { return abort.load(); });
-	s.submit({"slow"}, 1);
+	s.submit(std::vector<std::string>{"slow"}, 1);
 	std::thread t([&] {
 		std::this_thread::sleep_for(std::chrono::milliseconds(50));
 		abort = true;

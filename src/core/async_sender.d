@@ -1,0 +1,5 @@
+src/core/async_sender.o: src/core/async_sender.cpp \
+ src/core/async_sender.hpp src/core/statement.hpp src/core/error.hpp
+src/core/async_sender.hpp:
+src/core/statement.hpp:
+src/core/error.hpp:

@@ -1,0 +1,9 @@
+src/pg/catalog.o: src/pg/catalog.cpp src/pg/catalog.hpp src/core/ddl.hpp \
+ src/pg/boundary.hpp src/pg/spi.hpp src/core/sqlite_encode.hpp \
+ src/core/error.hpp
+src/pg/catalog.hpp:
+src/core/ddl.hpp:
+src/pg/boundary.hpp:
+src/pg/spi.hpp:
+src/core/sqlite_encode.hpp:
+src/core/error.hpp:

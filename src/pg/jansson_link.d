@@ -1,0 +1,1 @@
+src/pg/jansson_link.o: src/pg/jansson_link.cpp
