@@ -100,8 +100,9 @@ struct DdlOptions {
 // when ref_table is not migrated (options), or when a column's equal values may have different
 // text in D1 (numeric, char(n), interval, …).
 // Note for callers: SQLite needs the referenced columns to be the parent's primary key or to have
-// a UNIQUE index when the parent or child is written ("foreign key mismatch" otherwise, even on
-// a parent INSERT once the child table exists), and loads must go parent first.
+// a UNIQUE index when the parent or child is written ("foreign key mismatch" otherwise, even for
+// the loader's INSERT … ON CONFLICT DO UPDATE into the parent once the child table exists), and
+// loads must go parent first.
 DdlResult translate_table(const TableDef &table); // = translate_table(table, DdlOptions{})
 DdlResult translate_table(const TableDef &table, const DdlOptions &options);
 
