@@ -86,6 +86,7 @@ if [ "$BUILD_OK" = 1 ]; then
     fi
   }
   suite "integration" test/integration/test_migrate.sh integration
+  suite "types and keys" test/integration/test_types.sh types
   suite "workers" test/integration/test_workers.sh workers
 fi
 

@@ -21,16 +21,16 @@ void append_text_literal(std::string &out, std::string_view utf8);
 // Decimal integer literal (INT64_MIN included: SQLite parses -9223372036854775808 exactly).
 void append_integer_literal(std::string &out, int64_t v);
 
-// Shortest text that round-trips to exactly the same double, always spelled as a REAL
-// (contains '.', 'e' or is 9e999): 1.0 -> "1.0", 1e300 -> "1e+300", 0.1 -> "0.1".
-// SQLite's own decimal-to-double conversion is not correctly rounded, so when the shortest
-// digits lie too close to the edge of the double's rounding interval 17 or 18 significant
-// digits are written instead, and magnitudes below 1e-270 (which SQLite up to 3.42 misreads
-// whatever the digits) are written as an exact product of two literals, e.g.
-// "(6.624337284222476e-170*7.458340731200207e-155)" for 5e-324. Valid wherever a literal is
-// in DML; in a column DEFAULT it needs the parentheses it already has.
+// Text SQLite reads back as exactly the same double, always spelled as a REAL (contains
+// '.', 'e' or is 9e999): 1.0 -> "1.0", 0.1 -> "0.1", 1e-7 -> "1e-07".
+// Neither SQLite's parser is correctly rounded: 3.40 misreads some shortest round-trip
+// digits (then 17 or 18 significant digits are written), and D1's misreads about a quarter
+// of all decimals above ~1e100 or below ~1e-100. So magnitudes outside [1e-50, 1e50] are
+// written as an exact scaling by powers of two, e.g. 1e300 -> "(1.8016407351212955e-1*
+// 1.6069380442589903e+60*…)" (see sqlite_encode.cpp). Valid wherever a literal is in DML; in
+// a column DEFAULT it needs the parentheses it already has.
 // +Infinity -> "9e999", -Infinity -> "-9e999" (SQLite stores them as REAL Inf).
-// NaN throws Error 22000 (SQLite cannot store NaN as REAL).
+// NaN throws Error 22000 (SQLite cannot store NaN as REAL; the row encoder writes 'NaN').
 // -0.0 -> "-0.0".
 void append_real_literal(std::string &out, double v);
 

@@ -212,8 +212,8 @@ SourceTable load_source_table(Oid relid) {
 				col.plain_text = true;
 			} else if (col.base_type_oid == DATEOID || col.base_type_oid == TIMEOID || col.base_type_oid == TIMETZOID ||
 			           col.base_type_oid == TIMESTAMPOID || col.base_type_oid == TIMESTAMPTZOID) {
-				// ISO 8601 as PostgreSQL writes it in JSON: 2024-05-01T12:00:00.5+00:00, BC years
-				// as astronomical years (-0043 = 44 BC), infinity as "infinity".
+				// ISO 8601 as PostgreSQL writes it in JSON: 2024-05-01T12:00:00.5+00:00 (UTC),
+				// "0044-03-15 BC" before year 1, "infinity" / "-infinity".
 				col.select_expr = "(pg_catalog.to_json(" + q + "::" + format_type_be(col.base_type_oid) + ") #>> '{}')";
 				col.plain_text = true;
 			}

@@ -5,7 +5,8 @@ Reads PostgreSQL through psql (COPY … TO STDOUT, CSV) and D1 by opening the SQ
 the local D1 server persists (the D1 side is read back, not our counters), maps each
 PostgreSQL value by pg2d1's documented type mapping, and prints count and an MD5 content
 checksum per side. Exit 0 when equal, 1 otherwise (with the first differences).
-Usage: compare.py TABLE SQLITE_PATH [--key id]
+Usage: compare.py TABLE SQLITE_PATH [--key id[,col2…]] [--d1-table NAME]
+Both sides are sorted here (by the key's canonical text), so collations cannot matter.
 """
 import csv, hashlib, io, math, sqlite3, struct, subprocess, sys
 
@@ -50,6 +51,8 @@ def canon(v):
 def main():
     table, sqlite_path = sys.argv[1], sys.argv[2]
     key = sys.argv[sys.argv.index("--key") + 1] if "--key" in sys.argv else "id"
+    d1_table = sys.argv[sys.argv.index("--d1-table") + 1] if "--d1-table" in sys.argv else table
+    keys = key.split(",")
     cols = pg_columns(table)
     names = [c for c, _ in cols]
     qcols = ", ".join('"%s"' % c.replace('"', '""') for c in names)
@@ -66,14 +69,19 @@ def main():
     pg_select = ", ".join(pg_expr(c, t) for c, t in cols)
     # Text output with full float precision (extra_float_digits=1 is PostgreSQL's default since 12).
     raw = psql(f"SET extra_float_digits = 1; SET timezone = 'UTC'; SET datestyle = 'ISO'; "
-               f"COPY (SELECT {pg_select} FROM {table} ORDER BY \"{key}\") TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)")
+               f"COPY (SELECT {pg_select} FROM {table}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)")
     # FORCE_QUOTE * quotes every non-NULL value, so an unquoted empty field is NULL.
     pg_rows = []
     for line_rec in _csv_with_nulls(raw, len(names)):
         pg_rows.append(tuple(pg_value(v, t) for v, (_, t) in zip(line_rec, cols)))
 
     db = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)
-    d1_rows = [tuple(r) for r in db.execute(f'SELECT {qcols} FROM "{table}" ORDER BY "{key}"')]
+    qd1 = '"%s"' % d1_table.replace('"', '""')
+    d1_rows = [tuple(r) for r in db.execute(f'SELECT {qcols} FROM {qd1}')]
+    kidx = [names.index(k) for k in keys]
+    sort_key = lambda r: tuple(canon(r[i]) for i in kidx)
+    pg_rows.sort(key=sort_key)
+    d1_rows.sort(key=sort_key)
 
     def digest(rows):
         h = hashlib.md5()
@@ -86,11 +94,11 @@ def main():
     if len(pg_rows) == len(d1_rows) and pg_sum == d1_sum:
         return 0
     shown = 0
-    d1_by_key = {r[names.index(key)]: r for r in d1_rows}
+    d1_by_key = {sort_key(r): r for r in d1_rows}
     for r in pg_rows:
-        other = d1_by_key.get(r[names.index(key)])
+        other = d1_by_key.get(sort_key(r))
         if other != r:
-            print(f"  differs at {key}={r[names.index(key)]}: pg={r!r} d1={other!r}")
+            print(f"  differs at {key}={sort_key(r)}: pg={r!r} d1={other!r}")
             shown += 1
             if shown >= 5:
                 break
