@@ -42,8 +42,52 @@ const char *kIndexesSql = "SELECT c.relname::text, i.indisunique, "
                           "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
                           "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
                           "WHERE i.indrelid = $1 AND NOT i.indisprimary AND i.indexprs IS NULL "
+                          "  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x "
+                          "                  WHERE x.conindid = i.indexrelid AND x.contype = 'x') "
                           "  AND i.indpred IS NULL AND k.ord <= i.indnkeyatts "
                           "GROUP BY c.relname, i.indisunique ORDER BY c.relname";
+
+// Constraints other than the primary key and unique ones (those arrive as indexes).
+const char *kConstraintsSql =
+    "SELECT k.conname::text, k.contype::text, k.convalidated, pg_catalog.pg_get_expr(k.conbin, k.conrelid), "
+    "       f.relname::text, k.confdeltype::text, k.confupdtype::text, "
+    "       ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(n, o) "
+    "             JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.o), "
+    "       ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(n, o) "
+    "             JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.o), "
+    "       pg_catalog.pg_get_constraintdef(k.oid) "
+    "FROM pg_catalog.pg_constraint k LEFT JOIN pg_catalog.pg_class f ON f.oid = k.confrelid "
+    "WHERE k.conrelid = $1 AND k.contype IN ('c', 'f', 'x') ORDER BY k.conname";
+
+// What pg2d1 does not carry over, reported by pg2d1_ddl / pg2d1_setup_schema.
+const char *kNotTranslatedSql =
+    "SELECT 'index ' || quote_ident(c.relname) || ' was not created: ' || "
+    "       CASE WHEN i.indpred IS NOT NULL THEN 'partial indexes (WHERE …) are not translated' "
+    "            ELSE 'indexes on expressions are not translated' END || ' (' || pg_catalog.pg_get_indexdef(i.indexrelid) || ')' "
+    "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+    "WHERE i.indrelid = $1 AND NOT i.indisprimary AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL) "
+    "UNION ALL "
+    "SELECT 'column ' || quote_ident(a.attname) || ' is GENERATED in PostgreSQL: D1 gets its values, not the "
+    "expression' FROM pg_catalog.pg_attribute a "
+    "WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> '' "
+    "UNION ALL "
+    "SELECT 'trigger ' || quote_ident(t.tgname) || ' was not created: triggers are not translated' "
+    "FROM pg_catalog.pg_trigger t WHERE t.tgrelid = $1 AND NOT t.tgisinternal "
+    "UNION ALL "
+    "SELECT 'row-level security policies are not translated: D1 has none, and anyone with the API token reads every row' "
+    "FROM pg_catalog.pg_class c WHERE c.oid = $1 AND c.relrowsecurity";
+
+std::vector<std::string> text_array_values(Datum d) {
+	std::vector<std::string> out;
+	Datum *elems;
+	bool *nulls;
+	int n;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int j = 0; j < n; j++) {
+		out.emplace_back(nulls[j] ? "" : TextDatumGetCString(elems[j]));
+	}
+	return out;
+}
 
 // Columns of a unique index: valid (no expressions, no predicate, unique, all NOT NULL)
 // or an empty name list plus the reason.
@@ -221,7 +265,41 @@ SourceTable load_source_table(Oid relid) {
 			t.def.columns.push_back(std::move(def));
 		}
 
+		run_with_relid(kConstraintsSql, relid);
+		for (uint64 i = 0; i < SPI_processed; i++) {
+			bool isnull;
+			std::string name = spi_text(i, 1);
+			std::string type = spi_text(i, 2);
+			bool valid = spi_bool(i, 3);
+			std::string def = spi_text(i, 10);
+			if (type == "x") {
+				t.def.untranslatable.push_back("exclusion constraint " + quote_ident(name) +
+				                               " was not created: SQLite has no exclusion constraints (" + def + ")");
+			} else if (!valid) {
+				t.def.untranslatable.push_back("constraint " + quote_ident(name) +
+				                               " was not created: it is NOT VALID in PostgreSQL, so existing rows "
+				                               "may violate it (" +
+				                               def + ")");
+			} else if (type == "c") {
+				t.def.checks.push_back({name, spi_text(i, 4)});
+			} else {
+				ForeignKeyDef fk;
+				fk.name = name;
+				fk.ref_table = spi_text(i, 5);
+				fk.on_delete = spi_text(i, 6)[0];
+				fk.on_update = spi_text(i, 7)[0];
+				fk.columns = text_array_values(spi_datum(i, 8, &isnull));
+				fk.ref_columns = text_array_values(spi_datum(i, 9, &isnull));
+				t.def.foreign_keys.push_back(std::move(fk));
+			}
+		}
+		run_with_relid(kNotTranslatedSql, relid);
+		for (uint64 i = 0; i < SPI_processed; i++) {
+			t.def.untranslatable.emplace_back(spi_text(i, 1));
+		}
+
 		// A key named with pg2d1_use_key() comes first, then the primary key.
+		std::string key_index_name;
 		Oid key_index = InvalidOid;
 		spi_run("SELECT key_index FROM pg2d1.table_keys WHERE relid = $1", {{OIDOID, ObjectIdGetDatum(relid)}}, true);
 		if (SPI_processed > 0) {
@@ -257,6 +335,7 @@ SourceTable load_source_table(Oid relid) {
 				t.def.primary_key.emplace_back(TextDatumGetCString(elems[j]));
 			}
 			t.key_source = "unique index " + quote_ident(iname);
+			key_index_name = iname;
 		} else {
 			run_with_relid(kPrimaryKeySql, relid);
 			for (uint64 i = 0; i < SPI_processed; i++) {
@@ -292,7 +371,9 @@ SourceTable load_source_table(Oid relid) {
 			for (int j = 0; j < n; j++) {
 				idx.columns.emplace_back(TextDatumGetCString(elems[j]));
 			}
-			t.def.indexes.push_back(std::move(idx));
+			if (idx.name != key_index_name) { // the key becomes D1's primary key, not a second index
+				t.def.indexes.push_back(std::move(idx));
+			}
 		}
 	});
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE) {

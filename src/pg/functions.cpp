@@ -12,6 +12,7 @@
 #include "core/checksum.hpp"
 #include "core/d1_client.hpp"
 #include "core/sqlite_encode.hpp"
+#include "core/d1_schema.hpp"
 #include "core/ddl.hpp"
 #include "core/error.hpp"
 
@@ -189,7 +190,7 @@ PG2D1_FUNCTION(pg2d1_ddl) {
 	Oid relid = InvalidOid;
 	pg_call([&] { relid = PG_GETARG_OID(0); });
 	SourceTable t = load_table_spi(relid);
-	DdlResult ddl = translate_table(t.def);
+	DdlResult ddl = translate_table(t.def); // every foreign key: which tables will be in D1 is not known here
 	std::string out;
 	for (auto &w : ddl.warnings) {
 		out += "-- " + w + "\n";
@@ -216,9 +217,18 @@ PG2D1_FUNCTION(pg2d1_setup_schema) {
 		stmts.push_back({s, {}});
 		rows.push_back({"migration_checkpoints", s});
 	}
+	D1Client client(target.config, interrupt_requested);
+	std::vector<SourceTable> tables;
+	DdlOptions options;
+	options.all_tables_known = true;
+	options.migrated_tables = d1_table_names(client); // foreign keys only between tables D1 will have
 	for (Oid relid : relids) {
-		SourceTable t = load_table_spi(relid);
-		DdlResult ddl = translate_table(t.def);
+		tables.push_back(load_table_spi(relid));
+		options.migrated_tables.push_back(tables.back().def.name);
+	}
+	for (const SourceTable &t : tables) {
+		check_d1_table_matches(client, t.def, t.display_name);
+		DdlResult ddl = translate_table(t.def, options);
 		for (auto &w : ddl.warnings) {
 			notice(t.display_name + ": " + w);
 		}
@@ -230,7 +240,6 @@ PG2D1_FUNCTION(pg2d1_setup_schema) {
 			rows.push_back({t.def.name, ddl.statements[i]});
 		}
 	}
-	D1Client client(target.config, interrupt_requested);
 	client.batch(stmts);
 	for (auto &r : rows) {
 		rs.add({r.first, r.second});

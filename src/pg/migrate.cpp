@@ -14,6 +14,7 @@
 #include "txn.hpp"
 #include "core/async_sender.hpp"
 #include "core/batch_planner.hpp"
+#include "core/d1_schema.hpp"
 #include "core/error.hpp"
 #include "core/sqlite_encode.hpp"
 
@@ -132,6 +133,7 @@ class Migration {
 	ClientStats sender_stats_;              // snapshot taken while the sender is idle
 	Target target_;
 	SourceTable table_;
+	DdlOptions ddl_options_;
 	std::string table_lit_;
 	std::vector<Checkpoint> checkpoints_;
 	std::map<std::pair<int64_t, int64_t>, int64_t> remote_completed_;
@@ -315,7 +317,13 @@ void Migration::prepare() {
 	for (auto &ddl : checkpoint_table_ddl()) {
 		stmts.push_back({ddl, {}});
 	}
-	DdlResult ddl = translate_table(table_.def);
+	// A D1 table of another shape is reported, never written into; foreign keys are created
+	// to tables D1 already has (pg2d1_migrate_all loads parents first).
+	check_d1_table_matches(*client_, table_.def, table_.display_name);
+	ddl_options_.all_tables_known = true;
+	ddl_options_.migrated_tables = d1_table_names(*client_);
+	ddl_options_.migrated_tables.push_back(table_.def.name);
+	DdlResult ddl = translate_table(table_.def, ddl_options_);
 	stmts.push_back({ddl.statements.front(), {}}); // the table; indexes come after the load
 	bool start_over = !have_ledger && (!(p_.flags & kJobResume) || traditional);
 	if (start_over) {
@@ -677,7 +685,7 @@ void Migration::run() {
 		}
 	}
 	// Secondary indexes are cheaper to build once the rows are in.
-	DdlResult ddl = translate_table(table_.def);
+	DdlResult ddl = translate_table(table_.def, ddl_options_);
 	if (ddl.statements.size() > 1) {
 		set_phase("building indexes");
 		in_transaction([&] {
