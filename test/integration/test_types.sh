@@ -106,5 +106,26 @@ check "pg2d1_use_key names the unique index" q "SELECT pg2d1_use_key('no_pk', 'n
 check "migrate no_pk by its unique index" q "SELECT pg2d1_migrate('no_pk', checkpoint_size => 100, wait => true, verify => true)"
 check "no_pk in D1 equals PostgreSQL" compare_t no_pk --key code
 
+# --- schema translation ------------------------------------------------------------------
+out1=$(q "SELECT statement FROM pg2d1_setup_schema(ARRAY['shop', 'item']::regclass[])")
+out2=$(q "SELECT statement FROM pg2d1_setup_schema(ARRAY['shop', 'item']::regclass[])")
+check "pg2d1_setup_schema is idempotent (same statements, no error the second time)" test "$out1" = "$out2"
+check "D1's item table has the foreign key, its CHECK and NOT NULL" \
+  bash -c "sqlite3 -readonly '$D1_SQLITE' \"SELECT sql FROM sqlite_master WHERE name = 'item'\" | grep -q 'FOREIGN KEY (\\\"shop_id\\\") REFERENCES \\\"shop\\\" (\\\"id\\\") ON DELETE CASCADE' "
+check_eq "D1 has the secondary and UNIQUE indexes" "item_shop
+shop_name_key" d1_sqlite "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('shop', 'item') AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+check "pg2d1_migrate_all copies parent then child under D1's foreign keys" \
+  q "SELECT count(*) FROM pg2d1_migrate_all(ARRAY['item', 'shop']::regclass[], wait => true, verify => true)"
+check "shop and item equal in D1" bash -c "python3 '$REPO_ROOT/test/integration/compare.py' shop '$D1_SQLITE' && python3 '$REPO_ROOT/test/integration/compare.py' item '$D1_SQLITE'"
+err=$(qerr "SELECT pg2d1_query('INSERT INTO item VALUES (999999, 12345, 1, NULL)')")
+check "D1 refuses an orphan row (foreign key enforced)" grep -q 'FOREIGN KEY constraint failed' <<<"$err"
+err=$(qerr "SELECT pg2d1_query('INSERT INTO item VALUES (999999, 1, -1, NULL)')")
+check "D1 refuses a row PostgreSQL's CHECK refuses" grep -q 'CHECK constraint failed' <<<"$err"
+q "SELECT pg2d1_query('CREATE TABLE reshaped (id INTEGER PRIMARY KEY, name TEXT NOT NULL, extra TEXT)')" >/dev/null
+err=$(qerr "SELECT pg2d1_migrate('reshaped', wait => true)")
+check "a D1 table of another shape is refused before any row is written" grep -q 'D1 table "reshaped" does not match "reshaped"' <<<"$err"
+check "…naming each difference" bash -c "grep -q 'column \"score\" is missing in D1' <<<'$err' && grep -q 'column \"extra\" exists in D1 but not in PostgreSQL' <<<'$err' && grep -q 'column \"name\" is NOT NULL in D1 but nullable in PostgreSQL' <<<'$err'"
+check_eq "…and D1's table was left untouched" "0" d1_sqlite "SELECT count(*) FROM reshaped"
+
 report_checks types
 [ "$CHECKS_FAILED" -eq 0 ]

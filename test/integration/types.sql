@@ -95,3 +95,14 @@ INSERT INTO "My Schema"."Odd ""Table"" Name" SELECT g, 'sel ' || g, g * 2, 'ç' 
 -- No primary key: refused with a HINT, then migrated by a unique index the user names.
 CREATE TABLE no_pk (code text, v int);
 INSERT INTO no_pk SELECT 'c' || g, g FROM generate_series(1, 300) g;
+
+-- Schema translation end to end: foreign keys and CHECK constraints enforced by D1.
+CREATE TABLE shop (id int PRIMARY KEY, name text NOT NULL UNIQUE, rating int CHECK (rating BETWEEN 1 AND 5));
+CREATE TABLE item (id bigint PRIMARY KEY, shop_id int NOT NULL REFERENCES shop ON DELETE CASCADE,
+                   qty int NOT NULL CHECK (qty >= 0), label text);
+CREATE INDEX item_shop ON item (shop_id, label);
+INSERT INTO shop SELECT g, 'shop ' || g, 1 + g % 5 FROM generate_series(1, 50) g;
+INSERT INTO item SELECT g, 1 + g % 50, g % 7, 'label ' || g FROM generate_series(1, 2000) g;
+-- A table D1 already has in another shape.
+CREATE TABLE reshaped (id int PRIMARY KEY, name text, score float8);
+INSERT INTO reshaped VALUES (1, 'a', 1.5);
