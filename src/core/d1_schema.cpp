@@ -8,9 +8,10 @@
 namespace pg2d1 {
 
 std::vector<std::string> d1_table_names(D1Client &client) {
-	StatementResult r = client.raw({"SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "
-	                                "ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
-	                                {}});
+	StatementResult r =
+	    client.raw({"SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "
+	                "ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
+	                {}});
 	std::vector<std::string> out;
 	for (auto &row : r.rows) {
 		if (!row.empty() && row[0]) {

@@ -63,7 +63,8 @@ const char *kConstraintsSql =
 const char *kNotTranslatedSql =
     "SELECT 'index ' || quote_ident(c.relname) || ' was not created: ' || "
     "       CASE WHEN i.indpred IS NOT NULL THEN 'partial indexes (WHERE …) are not translated' "
-    "            ELSE 'indexes on expressions are not translated' END || ' (' || pg_catalog.pg_get_indexdef(i.indexrelid) || ')' "
+    "            ELSE 'indexes on expressions are not translated' END || ' (' || "
+    "pg_catalog.pg_get_indexdef(i.indexrelid) || ')' "
     "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
     "WHERE i.indrelid = $1 AND NOT i.indisprimary AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL) "
     "UNION ALL "
@@ -74,7 +75,8 @@ const char *kNotTranslatedSql =
     "SELECT 'trigger ' || quote_ident(t.tgname) || ' was not created: triggers are not translated' "
     "FROM pg_catalog.pg_trigger t WHERE t.tgrelid = $1 AND NOT t.tgisinternal "
     "UNION ALL "
-    "SELECT 'row-level security policies are not translated: D1 has none, and anyone with the API token reads every row' "
+    "SELECT 'row-level security policies are not translated: D1 has none, and anyone with the API token reads every "
+    "row' "
     "FROM pg_catalog.pg_class c WHERE c.oid = $1 AND c.relrowsecurity";
 
 std::vector<std::string> text_array_values(Datum d) {

@@ -42,6 +42,36 @@ class SqliteDb {
 		}
 	}
 
+	// One statement with text parameters ?1…?n (bound as TEXT, as D1 binds JSON strings).
+	void exec_bound(const std::string &sql, const std::vector<std::string> &params) {
+		sqlite3_stmt *st = nullptr;
+		if (sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &st, nullptr) != SQLITE_OK)
+			throw std::runtime_error(std::string(sqlite3_errmsg(db_)) + " in: " + sql.substr(0, 200));
+		for (size_t i = 0; i < params.size(); ++i)
+			sqlite3_bind_text(st, static_cast<int>(i + 1), params[i].data(), static_cast<int>(params[i].size()),
+			                  SQLITE_TRANSIENT);
+		const int rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			throw std::runtime_error(std::string(sqlite3_errmsg(db_)) + " in: " + sql.substr(0, 200));
+	}
+
+	// unhex(text) for SQLite before 3.41 (D1's SQLite has it built in).
+	void add_unhex() {
+		sqlite3_create_function(
+		    db_, "unhex", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+		    [](sqlite3_context *ctx, int, sqlite3_value **argv) {
+			    const auto *h = reinterpret_cast<const char *>(sqlite3_value_text(argv[0]));
+			    const int n = sqlite3_value_bytes(argv[0]);
+			    std::string out;
+			    auto nib = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+			    for (int i = 0; i + 1 < n; i += 2)
+				    out.push_back(static_cast<char>(nib(h[i]) << 4 | nib(h[i + 1])));
+			    sqlite3_result_blob(ctx, out.data(), static_cast<int>(out.size()), SQLITE_TRANSIENT);
+		    },
+		    nullptr, nullptr);
+	}
+
 	// All rows of a single statement.
 	std::vector<std::vector<Cell>> query(const std::string &sql) {
 		sqlite3_stmt *st = nullptr;

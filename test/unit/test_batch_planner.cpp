@@ -386,3 +386,80 @@ TEST(BatchPlanner, CompositeAndAllKeyTablesUpsertInSqlite) {
 
 } // namespace
 } // namespace pg2d1
+
+namespace pg2d1 {
+namespace {
+
+TEST(BatchPlannerParams, LargeRowIsAStatementOfItsOwnInRowOrder) {
+	BatchPlanner p(UpsertTarget{"t", {"id", "txt", "bin"}, {"id"}}, Limits{});
+	const std::string big_text(150000, 'x');
+	const std::string big_hex = std::string(100000, '0') + "FF";
+	p.add_row("(1,'a',X'00')");
+	p.add_row("(2,'b',NULL)");
+	p.add_row_with_params("(3,?1,unhex(?2))", {big_text + "'\"😀", big_hex});
+	p.add_row("(4,'d',X'01')");
+	p.finish("UPDATE t SET txt = txt WHERE 0");
+	std::vector<Request> reqs = drain(p);
+	std::vector<std::string> all;
+	std::vector<std::vector<std::string>> params;
+	size_t rows = 0;
+	for (auto &r : reqs) {
+		rows += r.rows;
+		for (size_t i = 0; i < r.statements.size(); i++) {
+			all.push_back(r.statements[i]);
+			params.push_back(i < r.params.size() ? r.params[i] : std::vector<std::string>{});
+			EXPECT_LE(r.statements[i].size(), Limits{}.max_statement_bytes);
+		}
+	}
+	EXPECT_EQ(rows, 4u);
+	ASSERT_EQ(all.size(), 4u); // rows 1-2, row 3 alone with its parameters, row 4, trailer
+	EXPECT_TRUE(params[0].empty());
+	EXPECT_EQ(params[1].size(), 2u);
+	EXPECT_TRUE(contains(all[1], "VALUES (3,?1,unhex(?2)) ON CONFLICT"));
+	EXPECT_TRUE(params[2].empty());
+
+	SqliteDb db;
+	db.add_unhex();
+	db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, txt TEXT, bin BLOB)");
+	for (size_t i = 0; i < all.size(); i++)
+		db.exec_bound(all[i], params[i]);
+	auto r = db.query("SELECT id, txt, bin FROM t ORDER BY id");
+	ASSERT_EQ(r.size(), 4u);
+	EXPECT_EQ(r[2][1].bytes, big_text + "'\"😀");
+	EXPECT_EQ(r[2][2].bytes.size(), 50001u);
+	EXPECT_EQ(static_cast<unsigned char>(r[2][2].bytes.back()), 0xFFu);
+	EXPECT_EQ(r[2][2].bytes[0], '\0');
+}
+
+TEST(BatchPlannerParams, LimitsAreEnforced) {
+	Limits l;
+	l.max_bound_params = 2;
+	BatchPlanner p(UpsertTarget{"t", {"id", "a", "b", "c"}, {"id"}}, l);
+	Error e = capture_error([&] { p.add_row_with_params("(1,?1,?2,?3)", {"x", "y", "z"}); });
+	EXPECT_EQ(e.sqlstate(), "54000");
+	EXPECT_TRUE(contains(e.what(), "3 bound parameters"));
+	Error e2 = capture_error([&] { p.add_row_with_params("(1,'" + std::string(200000, 'a') + "',?1,NULL)", {"x"}); });
+	EXPECT_EQ(e2.sqlstate(), "54000");
+}
+
+TEST(BatchPlannerParams, OversizedRowGetsARequestOfItsOwn) {
+	Limits l;
+	l.max_request_bytes = 1000;
+	BatchPlanner p(speed_target(), l);
+	p.add_row("(1,'a')");
+	p.add_row_with_params("(2,?1)", {std::string(5000, 'z')}); // alone above max_request_bytes
+	p.add_row("(3,'c')");
+	p.finish();
+	std::vector<Request> reqs = drain(p);
+	ASSERT_EQ(reqs.size(), 3u);
+	EXPECT_EQ(reqs[0].rows, 1u);
+	EXPECT_EQ(reqs[1].rows, 1u);
+	EXPECT_EQ(reqs[1].params.at(0).at(0).size(), 5000u);
+	EXPECT_EQ(reqs[2].rows, 1u);
+	auto stmts = std::move(reqs[1]).to_statements();
+	ASSERT_EQ(stmts.size(), 1u);
+	EXPECT_EQ(stmts[0].params.size(), 1u);
+}
+
+} // namespace
+} // namespace pg2d1
