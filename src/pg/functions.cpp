@@ -294,6 +294,7 @@ struct CheckpointRow {
 	int64_t end_id;
 	int64_t rows;
 	bool skipped;
+	std::string range; // "ids 1..50000" or "keys (a, 1)..(c, 7)"
 };
 
 // Completed checkpoints of the job, and the number of planned ones.
@@ -303,7 +304,11 @@ std::vector<CheckpointRow> completed_checkpoints(int64_t job_id, int64_t &planne
 		Oid types[1] = {INT8OID};
 		Datum values[1] = {Int64GetDatum(job_id)};
 		SPI_execute_with_args("SELECT id, start_id, end_id, records_processed, skipped, status = 'completed', "
-		                      "count(*) OVER () FROM pg2d1.checkpoints WHERE job_id = $1 ORDER BY start_id",
+		                      "count(*) OVER (), CASE WHEN start_key = ARRAY[start_id::text] AND end_key = "
+		                      "ARRAY[end_id::text] THEN 'ids ' || start_id || '..' || end_id ELSE 'keys ' || "
+		                      "CASE WHEN cardinality(start_key) = 1 THEN start_key[1] || '..' || end_key[1] ELSE "
+		                      "'(' || array_to_string(start_key, ', ') || ')..(' || array_to_string(end_key, ', ') || "
+		                      "')' END END FROM pg2d1.checkpoints WHERE job_id = $1 ORDER BY start_id",
 		                      1, types, values, nullptr, false, 0);
 		planned = 0;
 		for (uint64 i = 0; i < SPI_processed; i++) {
@@ -311,7 +316,8 @@ std::vector<CheckpointRow> completed_checkpoints(int64_t job_id, int64_t &planne
 			if (!spi_bool(i, 6)) {
 				continue;
 			}
-			out.push_back({spi_int64(i, 1), spi_int64(i, 2), spi_int64(i, 3), spi_int64(i, 4), spi_bool(i, 5)});
+			out.push_back(
+			    {spi_int64(i, 1), spi_int64(i, 2), spi_int64(i, 3), spi_int64(i, 4), spi_bool(i, 5), spi_text(i, 8)});
 		}
 	});
 	return out;
@@ -362,10 +368,8 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 			double rate = job.seconds > 0 ? job.rows_done / job.seconds : 0;
 			double eta = rate > 0 ? (job.rows_total - job.rows_done) / rate : -1;
 			char buf[400];
-			snprintf(buf, sizeof buf,
-			         "%s checkpoint %zu/%lld: ids %lld..%lld, %lld rows; %lld of %lld rows, %.0f rows/s, ETA %s",
-			         table.c_str(), ordinal, (long long)planned, (long long)c.start_id, (long long)c.end_id,
-			         (long long)c.rows, (long long)job.rows_done, (long long)job.rows_total, rate,
+			snprintf(buf, sizeof buf, "%s checkpoint %zu/%lld: %s, %lld rows; %lld of %lld rows, %.0f rows/s, ETA %s",
+			         table.c_str(), ordinal, (long long)planned, c.range.substr(0, 200).c_str(), (long long)c.rows, (long long)job.rows_done, (long long)job.rows_total, rate,
 			         format_eta(eta).c_str());
 			notice(buf);
 		}
