@@ -26,6 +26,7 @@ CREATE TABLE pg2d1.jobs (
     target          text,
     depends_on      bigint,
     verify          boolean NOT NULL DEFAULT false,  -- run pg2d1_verify when the copy completes
+    numeric_as_real boolean NOT NULL DEFAULT false,  -- pg2d1.numeric_as_real of the caller
     verified        boolean,                         -- its verdict: every range equal
     verify_summary  text,
     -- the caller's pg2d1.* settings, used by the worker (also after a restart)

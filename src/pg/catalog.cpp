@@ -5,6 +5,7 @@
 
 #include "boundary.hpp"
 #include "spi.hpp"
+#include "guc.hpp"
 #include "core/sqlite_encode.hpp"
 #include "core/error.hpp"
 
@@ -126,6 +127,7 @@ int64_t column_integer(const SourceColumn &col, Datum d) {
 }
 
 double column_real(const SourceColumn &col, Datum d) {
+	// numeric with pg2d1.numeric_as_real is selected as float8
 	return col.base_type_oid == FLOAT4OID ? static_cast<double>(DatumGetFloat4(d)) : DatumGetFloat8(d);
 }
 
@@ -247,10 +249,15 @@ SourceTable load_source_table(Oid relid) {
 			if (dflt && !generated) {
 				def.pg_default = std::string(dflt);
 			}
-			col.kind = value_kind_for(def.typname, def.typcategory);
-			col.type_sql = format_type_be(col.type_oid);
 			const std::string q = quote_ident(col.name);
 			col.select_expr = q;
+			if (guc_numeric_as_real && col.base_type_oid == NUMERICOID) {
+				// On request: rounded to the nearest double (NaN and ±Infinity as float8's).
+				def.typname = "float8";
+				col.select_expr = q + "::float8";
+			}
+			col.kind = value_kind_for(def.typname, def.typcategory);
+			col.type_sql = format_type_be(col.type_oid);
 			col.plain_text =
 			    col.base_type_oid == TEXTOID || col.base_type_oid == VARCHAROID || col.base_type_oid == BPCHAROID;
 			if (def.typcategory == 'A') {

@@ -369,8 +369,8 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 			double eta = rate > 0 ? (job.rows_total - job.rows_done) / rate : -1;
 			char buf[400];
 			snprintf(buf, sizeof buf, "%s checkpoint %zu/%lld: %s, %lld rows; %lld of %lld rows, %.0f rows/s, ETA %s",
-			         table.c_str(), ordinal, (long long)planned, c.range.substr(0, 200).c_str(), (long long)c.rows, (long long)job.rows_done, (long long)job.rows_total, rate,
-			         format_eta(eta).c_str());
+			         table.c_str(), ordinal, (long long)planned, c.range.substr(0, 200).c_str(), (long long)c.rows,
+			         (long long)job.rows_done, (long long)job.rows_total, rate, format_eta(eta).c_str());
 			notice(buf);
 		}
 		if (job.found && job.status == "completed") {
@@ -414,6 +414,33 @@ std::optional<int64_t> previous_checkpoint_size(Oid relid) {
 	});
 	return size;
 }
+
+// pg2d1.numeric_as_real of the table's last job (how its numeric columns are in D1).
+std::optional<bool> previous_numeric_as_real(Oid relid) {
+	std::optional<bool> v;
+	pg_call([&] {
+		spi_connect();
+		spi_run("SELECT numeric_as_real FROM pg2d1.jobs WHERE relid = $1 ORDER BY job_id DESC LIMIT 1",
+		        {{OIDOID, ObjectIdGetDatum(relid)}}, true);
+		if (SPI_processed > 0) {
+			v = spi_bool(0, 1);
+		}
+		SPI_finish();
+	});
+	return v;
+}
+
+// Sets a bool for the lifetime of the object.
+struct BoolOverride {
+	bool &target;
+	bool saved;
+	BoolOverride(bool &t, bool value) : target(t), saved(t) {
+		target = value;
+	}
+	~BoolOverride() {
+		target = saved;
+	}
+};
 
 // A job of this table that is queued or held by a live worker.
 std::optional<int64_t> active_job(Oid relid) {
@@ -516,9 +543,9 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		PG_RETURN_INT64(p.job_id);
 	}
 	pg_call([&] {
-		Oid types[17] = {INT8OID, TEXTOID,   OIDOID,  OIDOID,  INT8OID, INT4OID, BOOLOID, TEXTOID, TEXTOID,
-		                 INT8OID, FLOAT8OID, INT4OID, INT4OID, INT4OID, INT4OID, INT4OID, BOOLOID};
-		Datum values[17] = {Int64GetDatum(p.job_id),
+		Oid types[18] = {INT8OID, TEXTOID,   OIDOID,  OIDOID,  INT8OID, INT4OID, BOOLOID, TEXTOID, TEXTOID,
+		                 INT8OID, FLOAT8OID, INT4OID, INT4OID, INT4OID, INT4OID, INT4OID, BOOLOID, BOOLOID};
+		Datum values[18] = {Int64GetDatum(p.job_id),
 		                    CStringGetTextDatum(display.c_str()),
 		                    ObjectIdGetDatum(p.relid),
 		                    ObjectIdGetDatum(p.owner),
@@ -534,15 +561,16 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		                    Int32GetDatum(p.max_statement_bytes),
 		                    Int32GetDatum(p.max_request_bytes),
 		                    Int32GetDatum(p.max_statements_per_request),
-		                    BoolGetDatum((p.flags & kJobVerify) != 0)};
+		                    BoolGetDatum((p.flags & kJobVerify) != 0),
+		                    BoolGetDatum((p.flags & kJobNumericReal) != 0)};
 		spi_connect();
 		SPI_execute_with_args(
 		    "INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, "
 		    "batch_size, resume, mode, target, depends_on, requests_per_second, max_retries, "
 		    "request_timeout_ms, max_statement_bytes, max_request_bytes, max_statements_per_request, "
-		    "verify) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, nullif($9, ''), nullif($10, 0), "
-		    "$11, $12, $13, $14, $15, $16, $17)",
-		    17, types, values, nullptr, false, 0);
+		    "verify, numeric_as_real) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, nullif($9, ''), "
+		    "nullif($10, 0), $11, $12, $13, $14, $15, $16, $17, $18)",
+		    18, types, values, nullptr, false, 0);
 		SPI_finish();
 	});
 	if (launcher_serves_database(MyDatabaseId)) {
@@ -620,6 +648,8 @@ PG2D1_FUNCTION(pg2d1_verify) {
 	pg_call([&] { relid = PG_GETARG_OID(0); });
 	Target target = resolve_target(text_arg(fcinfo, 1));
 	int64_t size = previous_checkpoint_size(relid).value_or(guc_checkpoint_size);
+	// numeric columns are compared the way the table was migrated (TEXT, or REAL on request)
+	BoolOverride numeric_mode(guc_numeric_as_real, previous_numeric_as_real(relid).value_or(guc_numeric_as_real));
 	ResultSet rs(fcinfo);
 	D1Client client(target.config, interrupt_requested);
 	int guc_level = 0;

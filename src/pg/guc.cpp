@@ -23,6 +23,7 @@ int guc_max_request_bytes = 1000000;
 int guc_max_statements_per_request = 50;
 char *guc_database = nullptr;
 int guc_max_workers = 4;
+bool guc_numeric_as_real = false;
 
 void define_gucs() {
 	DefineCustomStringVariable("pg2d1.api_url", "Base URL of the Cloudflare API, used when a server has no api_url.",
@@ -55,6 +56,10 @@ void define_gucs() {
 		                           &guc_database, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("pg2d1.max_workers", "Most migration workers the launcher runs at once.", nullptr,
 	                        &guc_max_workers, 4, 1, 64, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomBoolVariable("pg2d1.numeric_as_real", "Migrate numeric columns as REAL (rounded to double).",
+	                         "Off: numeric goes to D1 as TEXT, exact at any precision. On: as REAL, each value "
+	                         "rounded to the nearest double, for arithmetic and sorting in D1.",
+	                         &guc_numeric_as_real, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("pg2d1");
 }
 
@@ -65,6 +70,7 @@ void capture_settings(JobParams &p) {
 	p.request_timeout_ms = guc_request_timeout_ms;
 	p.max_retries = static_cast<int16_t>(guc_max_retries);
 	p.max_statements_per_request = static_cast<int16_t>(guc_max_statements_per_request);
+	p.flags = guc_numeric_as_real ? (p.flags | kJobNumericReal) : (p.flags & ~uint32_t(kJobNumericReal));
 }
 
 void apply_settings(const JobParams &p) {
@@ -74,6 +80,7 @@ void apply_settings(const JobParams &p) {
 	guc_request_timeout_ms = p.request_timeout_ms;
 	guc_max_retries = p.max_retries;
 	guc_max_statements_per_request = p.max_statements_per_request;
+	guc_numeric_as_real = (p.flags & kJobNumericReal) != 0;
 }
 
 Limits limits_from_gucs(size_t max_rows_per_request) {

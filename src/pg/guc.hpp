@@ -19,6 +19,7 @@ extern int guc_max_request_bytes;
 extern int guc_max_statements_per_request;
 extern char *guc_database;
 extern int guc_max_workers;
+extern bool guc_numeric_as_real;
 
 void define_gucs();
 

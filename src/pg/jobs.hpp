@@ -17,9 +17,10 @@ namespace pg2d1 {
 enum JobFlags : uint32_t {
 	kJobResume = 1,
 	kJobTraditional = 2,
-	kJobCreateRow = 4, // the worker inserts the job row (wait => true: the caller's
-	                   // transaction is still open, its rows are invisible to the worker)
-	kJobVerify = 8,    // run pg2d1_verify after the copy; a difference fails the job
+	kJobCreateRow = 4,    // the worker inserts the job row (wait => true: the caller's
+	                      // transaction is still open, its rows are invisible to the worker)
+	kJobVerify = 8,       // run pg2d1_verify after the copy; a difference fails the job
+	kJobNumericReal = 16, // pg2d1.numeric_as_real: numeric columns go to D1 as REAL
 };
 
 // Everything a worker needs, in bgw_extra (≤ BGW_EXTRALEN bytes).

@@ -202,9 +202,9 @@ bool Migration::claim_job() {
 					    "INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, "
 					    "batch_size, resume, mode, target, depends_on, requests_per_second, max_retries, "
 					    "request_timeout_ms, max_statement_bytes, max_request_bytes, max_statements_per_request, "
-					    "verify) "
+					    "verify, numeric_as_real) "
 					    "VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, nullif($9, ''), nullif($10, 0), $11, $12, "
-					    "$13, $14, $15, $16, $17) ON CONFLICT (job_id) DO NOTHING",
+					    "$13, $14, $15, $16, $17, $18) ON CONFLICT (job_id) DO NOTHING",
 					    {{INT8OID, Int64GetDatum(p_.job_id)},
 					     {TEXTOID, CStringGetTextDatum(table_.display_name.c_str())},
 					     {OIDOID, ObjectIdGetDatum(p_.relid)},
@@ -221,7 +221,8 @@ bool Migration::claim_job() {
 					     {INT4OID, Int32GetDatum(p_.max_statement_bytes)},
 					     {INT4OID, Int32GetDatum(p_.max_request_bytes)},
 					     {INT4OID, Int32GetDatum(p_.max_statements_per_request)},
-					     {BOOLOID, BoolGetDatum((p_.flags & kJobVerify) != 0)}},
+					     {BOOLOID, BoolGetDatum((p_.flags & kJobVerify) != 0)},
+					     {BOOLOID, BoolGetDatum((p_.flags & kJobNumericReal) != 0)}},
 					    false);
 				}
 				// read_only = false: a new command id, so the row inserted just above is seen.

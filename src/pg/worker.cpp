@@ -239,7 +239,7 @@ std::vector<OrphanJob> find_orphan_jobs() {
 			    "SELECT j.job_id, j.relid, j.owner, j.checkpoint_size, j.batch_size, j.mode, "
 			    "       coalesce(j.target, ''), coalesce(j.depends_on, 0), j.resume, j.requests_per_second, "
 			    "       j.max_retries, j.request_timeout_ms, j.max_statement_bytes, j.max_request_bytes, "
-			    "       j.max_statements_per_request, j.verify "
+			    "       j.max_statements_per_request, j.verify, j.numeric_as_real "
 			    "FROM pg2d1.jobs j WHERE j.status IN ('queued','running') AND NOT pg2d1._table_has_worker(j.relid) "
 			    "ORDER BY j.job_id",
 			    true, 0);
@@ -269,7 +269,8 @@ std::vector<OrphanJob> find_orphan_jobs() {
 				o.params.max_statements_per_request = static_cast<int16_t>(spi_int32(i, 15));
 				o.params.flags = (resume ? uint32_t(kJobResume) : 0u) |
 				                 (strcmp(mode, "traditional") == 0 ? uint32_t(kJobTraditional) : 0u) |
-				                 (spi_bool(i, 16) ? uint32_t(kJobVerify) : 0u);
+				                 (spi_bool(i, 16) ? uint32_t(kJobVerify) : 0u) |
+				                 (spi_bool(i, 17) ? uint32_t(kJobNumericReal) : 0u);
 				strlcpy(o.params.target, target, sizeof(o.params.target));
 				out.push_back(o);
 			}

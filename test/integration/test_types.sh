@@ -106,6 +106,22 @@ check "pg2d1_use_key names the unique index" q "SELECT pg2d1_use_key('no_pk', 'n
 check "migrate no_pk by its unique index" q "SELECT pg2d1_migrate('no_pk', checkpoint_size => 100, wait => true, verify => true)"
 check "no_pk in D1 equals PostgreSQL" compare_t no_pk --key code
 
+# --- numeric as REAL on request --------------------------------------------------------
+check "SET pg2d1.numeric_as_real = on: numeric columns become REAL" \
+  bash -c "psql -X -A -t -c 'SET pg2d1.numeric_as_real = on' -c \"SELECT pg2d1_ddl('measures')\" | grep -q '\"n\" REAL, \"m\" REAL DEFAULT 1.5)'"
+check "migrate measures with numeric_as_real (verify => true)" \
+  psql -X -v ON_ERROR_STOP=1 -c "SET pg2d1.numeric_as_real = on" -c "SELECT pg2d1_migrate('measures', wait => true, verify => true)"
+check_eq "numeric values are the nearest doubles, NaN and ±Infinity by the float rules" "1|real|0.10000000000000001
+2|real|123456789.12345679
+3|text|NaN
+4|real|Inf
+5|real|-Inf
+6|real|1.0e+300
+7|real|-2.5e-300
+8|null|" d1_sqlite "SELECT id, typeof(n), CASE WHEN typeof(n) = 'real' THEN printf('%!.17g', n) ELSE n END FROM measures ORDER BY id"
+check_eq "pg2d1_verify later compares them as they were migrated" "0|8" \
+  q "SELECT count(*) FILTER (WHERE NOT ok), sum(pg_count) FROM pg2d1_verify('measures')"
+
 # --- schema translation ------------------------------------------------------------------
 out1=$(q "SELECT statement FROM pg2d1_setup_schema(ARRAY['shop', 'item']::regclass[])")
 out2=$(q "SELECT statement FROM pg2d1_setup_schema(ARRAY['shop', 'item']::regclass[])")

@@ -106,3 +106,8 @@ INSERT INTO item SELECT g, 1 + g % 50, g % 7, 'label ' || g FROM generate_series
 -- A table D1 already has in another shape.
 CREATE TABLE reshaped (id int PRIMARY KEY, name text, score float8);
 INSERT INTO reshaped VALUES (1, 'a', 1.5);
+
+-- numeric as REAL, on request (pg2d1.numeric_as_real).
+CREATE TABLE measures (id int PRIMARY KEY, n numeric, m numeric(6,2) DEFAULT 1.5 CHECK (m >= 0));
+INSERT INTO measures VALUES (1, 0.1, 1.25), (2, 123456789.123456789, 0), (3, 'NaN', NULL), (4, 'Infinity', 2),
+                            (5, '-Infinity', 3), (6, 1e300, 4), (7, -2.5e-300, 5), (8, NULL, 6);
