@@ -80,6 +80,8 @@ const char *kNotTranslatedSql =
     "row' "
     "FROM pg_catalog.pg_class c WHERE c.oid = $1 AND c.relrowsecurity";
 
+} // namespace
+
 std::vector<std::string> text_array_values(Datum d) {
 	std::vector<std::string> out;
 	Datum *elems;
@@ -91,6 +93,8 @@ std::vector<std::string> text_array_values(Datum d) {
 	}
 	return out;
 }
+
+namespace {
 
 // Columns of a unique index: valid (no expressions, no predicate, unique, all NOT NULL)
 // or an empty name list plus the reason.
@@ -335,14 +339,7 @@ SourceTable load_source_table(Oid relid) {
 				                        t.qualified_name.c_str())));
 			}
 			bool isnull;
-			ArrayType *arr = DatumGetArrayTypeP(spi_datum(0, 3, &isnull));
-			Datum *elems;
-			bool *nulls;
-			int n;
-			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-			for (int j = 0; j < n; j++) {
-				t.def.primary_key.emplace_back(TextDatumGetCString(elems[j]));
-			}
+			t.def.primary_key = text_array_values(spi_datum(0, 3, &isnull));
 			t.key_source = "unique index " + quote_ident(iname);
 			key_index_name = iname;
 		} else {
@@ -372,14 +369,7 @@ SourceTable load_source_table(Oid relid) {
 			IndexDef idx;
 			idx.name = SPI_getvalue(tup, desc, 1);
 			idx.unique = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
-			ArrayType *arr = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull));
-			Datum *elems;
-			bool *nulls;
-			int n;
-			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-			for (int j = 0; j < n; j++) {
-				idx.columns.emplace_back(TextDatumGetCString(elems[j]));
-			}
+			idx.columns = text_array_values(SPI_getbinval(tup, desc, 3, &isnull));
 			if (idx.name != key_index_name) { // the key becomes D1's primary key, not a second index
 				t.def.indexes.push_back(std::move(idx));
 			}

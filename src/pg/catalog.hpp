@@ -60,6 +60,9 @@ SourceTable load_source_table(Oid relid);
 
 // Text output of the raw key columns of a row selected with select_list() (inside pg_call).
 std::vector<std::string> key_texts(const SourceTable &t, HeapTuple tup, TupleDesc desc);
+// The elements of a text[] datum (NULL elements as ""), inside pg_call.
+std::vector<std::string> text_array_values(Datum d);
+
 // "id = 42" or "(a, b) = (1, x)": how errors and the progress name a key.
 std::string key_display(const SourceTable &t, const std::vector<std::string> &texts);
 

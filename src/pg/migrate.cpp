@@ -74,20 +74,9 @@ Datum text_array(const std::vector<std::string> &values) {
 
 // Column `col` of SPI result row `row` as a vector of strings (inside pg_call).
 std::vector<std::string> spi_text_array(uint64 row, int col) {
-	std::vector<std::string> out;
 	bool isnull;
 	Datum d = spi_datum(row, col, &isnull);
-	if (isnull) {
-		return out;
-	}
-	Datum *elems;
-	bool *nulls;
-	int n;
-	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	for (int i = 0; i < n; i++) {
-		out.emplace_back(nulls[i] ? "" : TextDatumGetCString(elems[i]));
-	}
-	return out;
+	return isnull ? std::vector<std::string>{} : text_array_values(d);
 }
 
 // Runs `sql` with text parameters $1…$n (inside pg_call).

@@ -69,84 +69,71 @@ void append_d1_literal(std::string &out, const SourceColumn &col, Datum d) {
 }
 
 void encode_row(const SourceTable &t, HeapTuple tup, TupleDesc desc, size_t max_tuple_bytes, EncodedRow &out) {
-	out.tuple.assign(1, '(');
-	out.params.clear();
+	// One pass writes literals and checks sizes; when the tuple is too big for a statement a
+	// second pass writes the values over kParamThreshold as bound parameters instead.
 	size_t row_bytes = 0;
 	bool big = false;
-	for (size_t c = 0; c < t.columns.size(); c++) {
-		const SourceColumn &col = t.columns[c];
-		out.column = static_cast<int>(c);
-		bool isnull;
-		Datum d = SPI_getbinval(tup, desc, static_cast<int>(c) + 1, &isnull);
-		if (c) {
-			out.tuple.push_back(',');
-		}
-		if (isnull) {
-			append_null_literal(out.tuple);
-			continue;
-		}
-		size_t before = out.tuple.size();
-		append_d1_literal(out.tuple, col, d);
-		size_t lit = out.tuple.size() - before;
-		// Stored size: X'…' holds two hex digits a byte; '…' the text with quotes doubled.
-		size_t stored = col.kind == ValueKind::Blob ? (lit - 3) / 2 : lit;
-		if (col.kind == ValueKind::Text || col.kind == ValueKind::Blob) {
-			if (col.kind == ValueKind::Text) {
-				stored = lit - 2;
-				if (stored > kD1MaxValueBytes) {
-					stored = column_text_utf8(col, d).size(); // exact, without doubled quotes
+	auto encode = [&](bool as_params) {
+		out.tuple.assign(1, '(');
+		out.params.clear();
+		for (size_t c = 0; c < t.columns.size(); c++) {
+			const SourceColumn &col = t.columns[c];
+			const bool large_kind = col.kind == ValueKind::Text || col.kind == ValueKind::Blob;
+			out.column = static_cast<int>(c);
+			bool isnull;
+			Datum d = SPI_getbinval(tup, desc, static_cast<int>(c) + 1, &isnull);
+			if (c) {
+				out.tuple.push_back(',');
+			}
+			if (isnull) {
+				append_null_literal(out.tuple);
+				continue;
+			}
+			size_t before = out.tuple.size();
+			append_d1_literal(out.tuple, col, d);
+			size_t lit = out.tuple.size() - before;
+			if (!as_params) {
+				// Stored size: X'…' holds two hex digits a byte; '…' the text with quotes doubled.
+				size_t stored = col.kind == ValueKind::Blob ? (lit - 3) / 2 : lit;
+				if (col.kind == ValueKind::Text) {
+					stored = lit - 2;
+					if (stored > kD1MaxValueBytes) {
+						stored = column_text_utf8(col, d).size(); // exact, without doubled quotes
+					}
 				}
+				if (large_kind && stored > kD1MaxValueBytes) {
+					too_big(col, col.kind == ValueKind::Blob ? "a BLOB" : "a text value", stored);
+				}
+				big = big || (large_kind && lit > kParamThreshold);
+				row_bytes += stored;
+				continue;
 			}
-			if (stored > kD1MaxValueBytes) {
-				too_big(col, col.kind == ValueKind::Blob ? "a BLOB" : "a text value", stored);
+			if (!large_kind || lit <= kParamThreshold) {
+				continue;
 			}
-			big = big || lit > kParamThreshold;
+			out.tuple.resize(before);
+			std::string n = std::to_string(out.params.size() + 1);
+			if (col.kind == ValueKind::Blob) {
+				bytea *b = DatumGetByteaPP(d);
+				std::string hex;
+				append_hex(hex, reinterpret_cast<const uint8_t *>(VARDATA_ANY(b)), VARSIZE_ANY_EXHDR(b));
+				out.params.push_back(std::move(hex));
+				out.tuple.append("unhex(?" + n + ")");
+			} else {
+				out.params.emplace_back(column_text_utf8(col, d)); // valid UTF-8: checked by the literal above
+				out.tuple.append("?" + n);
+			}
 		}
-		row_bytes += stored;
-	}
-	out.column = -1;
+		out.column = -1;
+		out.tuple.push_back(')');
+	};
+	encode(false);
 	if (row_bytes > kD1MaxValueBytes) {
 		too_big(SourceColumn{}, "a row", row_bytes);
 	}
-	out.tuple.push_back(')');
-	if (out.tuple.size() <= max_tuple_bytes || !big) {
-		return; // fits (or cannot be helped: the planner reports the limit)
+	if (out.tuple.size() > max_tuple_bytes && big) {
+		encode(true); // (when nothing is large the planner reports the statement limit)
 	}
-	// Too big for one statement: large values become bound parameters.
-	out.tuple.assign(1, '(');
-	for (size_t c = 0; c < t.columns.size(); c++) {
-		const SourceColumn &col = t.columns[c];
-		out.column = static_cast<int>(c);
-		bool isnull;
-		Datum d = SPI_getbinval(tup, desc, static_cast<int>(c) + 1, &isnull);
-		if (c) {
-			out.tuple.push_back(',');
-		}
-		if (isnull) {
-			append_null_literal(out.tuple);
-			continue;
-		}
-		size_t before = out.tuple.size();
-		append_d1_literal(out.tuple, col, d);
-		if (out.tuple.size() - before <= kParamThreshold ||
-		    (col.kind != ValueKind::Text && col.kind != ValueKind::Blob)) {
-			continue;
-		}
-		out.tuple.resize(before);
-		std::string n = std::to_string(out.params.size() + 1);
-		if (col.kind == ValueKind::Blob) {
-			bytea *b = DatumGetByteaPP(d);
-			std::string hex;
-			append_hex(hex, reinterpret_cast<const uint8_t *>(VARDATA_ANY(b)), VARSIZE_ANY_EXHDR(b));
-			out.params.push_back(std::move(hex));
-			out.tuple.append("unhex(?" + n + ")");
-		} else {
-			out.params.emplace_back(column_text_utf8(col, d)); // valid UTF-8: checked by the literal above
-			out.tuple.append("?" + n);
-		}
-	}
-	out.column = -1;
-	out.tuple.push_back(')');
 }
 
 std::optional<std::string> canonical_value(const SourceColumn &col, Datum d, bool isnull) {
