@@ -3,6 +3,10 @@
 // is inside pg_call(). Called by the SQL functions in functions.cpp and migrate.cpp.
 #include "catalog.hpp"
 
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
 #include "boundary.hpp"
 #include "spi.hpp"
 #include "guc.hpp"
@@ -131,7 +135,20 @@ int64_t column_integer(const SourceColumn &col, Datum d) {
 }
 
 double column_real(const SourceColumn &col, Datum d) {
-	// numeric with pg2d1.numeric_as_real is selected as float8
+	if (col.base_type_oid == NUMERICOID) {
+		// pg2d1.numeric_as_real: the nearest double (strtod rounds correctly; NaN, ±Infinity
+		// parse as themselves); beyond the double range is an error, not ±Infinity.
+		const char *text = OidOutputFunctionCall(col.output_fn, d);
+		errno = 0;
+		double v = strtod(text, nullptr);
+		if (errno == ERANGE && std::isinf(v)) {
+			throw Error("22003",
+			            std::string("numeric value ") + std::string(text).substr(0, 40) + "… is out of range for REAL",
+			            "pg2d1.numeric_as_real rounds numeric to double, whose largest value is about 1.8e308.",
+			            "Migrate this table with pg2d1.numeric_as_real = off: numeric then goes to D1 as exact TEXT.");
+		}
+		return v;
+	}
 	return col.base_type_oid == FLOAT4OID ? static_cast<double>(DatumGetFloat4(d)) : DatumGetFloat8(d);
 }
 
@@ -256,9 +273,7 @@ SourceTable load_source_table(Oid relid) {
 			const std::string q = quote_ident(col.name);
 			col.select_expr = q;
 			if (guc_numeric_as_real && col.base_type_oid == NUMERICOID) {
-				// On request: rounded to the nearest double (NaN and ±Infinity as float8's).
-				def.typname = "float8";
-				col.select_expr = q + "::float8";
+				def.typname = "float8"; // on request: REAL, each value the nearest double (column_real)
 			}
 			col.kind = value_kind_for(def.typname, def.typcategory);
 			col.type_sql = format_type_be(col.type_oid);

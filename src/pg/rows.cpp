@@ -112,16 +112,15 @@ void encode_row(const SourceTable &t, HeapTuple tup, TupleDesc desc, size_t max_
 				continue;
 			}
 			out.tuple.resize(before);
-			std::string n = std::to_string(out.params.size() + 1);
+			// PostgreSQL calls (detoasting, output functions) come before any local C++ object.
 			if (col.kind == ValueKind::Blob) {
 				bytea *b = DatumGetByteaPP(d);
-				std::string hex;
-				append_hex(hex, reinterpret_cast<const uint8_t *>(VARDATA_ANY(b)), VARSIZE_ANY_EXHDR(b));
-				out.params.push_back(std::move(hex));
-				out.tuple.append("unhex(?" + n + ")");
+				out.params.emplace_back();
+				append_hex(out.params.back(), reinterpret_cast<const uint8_t *>(VARDATA_ANY(b)), VARSIZE_ANY_EXHDR(b));
+				out.tuple.append("unhex(?").append(std::to_string(out.params.size())).append(")");
 			} else {
 				out.params.emplace_back(column_text_utf8(col, d)); // valid UTF-8: checked by the literal above
-				out.tuple.append("?" + n);
+				out.tuple.append("?").append(std::to_string(out.params.size()));
 			}
 		}
 		out.column = -1;

@@ -121,6 +121,10 @@ check_eq "numeric values are the nearest doubles, NaN and ±Infinity by the floa
 8|null|" d1_sqlite "SELECT id, typeof(n), CASE WHEN typeof(n) = 'real' THEN printf('%!.17g', n) ELSE n END FROM measures ORDER BY id"
 check_eq "pg2d1_verify later compares them as they were migrated" "0|8" \
   q "SELECT count(*) FILTER (WHERE NOT ok), sum(pg_count) FROM pg2d1_verify('measures')"
+q "CREATE TABLE measures_big (id int PRIMARY KEY, n numeric); INSERT INTO measures_big VALUES (1, 1), (2, 1e400)" >/dev/null
+err=$(psql -X -c "SET pg2d1.numeric_as_real = on" -c "SELECT pg2d1_migrate('measures_big', wait => true)" 2>&1)
+check "a numeric beyond the double range is refused, naming column and key, not turned into Infinity" \
+  grep -q 'is out of range for REAL (column "n" of table "measures_big", id = 2)' <<<"$err"
 
 # --- schema translation ------------------------------------------------------------------
 out1=$(q "SELECT statement FROM pg2d1_setup_schema(ARRAY['shop', 'item']::regclass[])")
