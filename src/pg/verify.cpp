@@ -10,6 +10,9 @@
 #include "core/checksum.hpp"
 #include "core/sqlite_encode.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+
 extern "C" {
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -34,6 +37,59 @@ std::string d1_order_by(const SourceTable &t) {
 		out += (out.empty() ? "" : ", ") + e;
 	}
 	return out;
+}
+
+constexpr int64_t kPgChunk = 1000;               // PostgreSQL rows in memory at once
+constexpr size_t kD1PageBytes = 8 * 1024 * 1024; // about this much D1 result per request
+constexpr size_t kD1PageRows = 10000;
+
+// The D1 literals of a PostgreSQL row's key, "(a,b)" for several columns (inside pg_call).
+std::string key_literals(const SourceTable &t, HeapTuple tup, TupleDesc desc) {
+	std::string lits;
+	for (size_t k = 0; k < t.key_columns.size(); k++) {
+		bool isnull;
+		int col = t.key_columns[k];
+		Datum d = SPI_getbinval(tup, desc, col + 1, &isnull);
+		if (k) {
+			lits.push_back(',');
+		}
+		append_d1_literal(lits, t.columns[col], d);
+	}
+	return t.key_columns.size() > 1 ? "(" + lits + ")" : lits;
+}
+
+// The D1 literals of the key of a row D1 returned in canonical form (d1_canonical_expr).
+std::string d1_key_literals(const SourceTable &t, const std::vector<std::optional<std::string>> &row) {
+	std::string lits;
+	for (size_t k = 0; k < t.key_columns.size(); k++) {
+		const int col = t.key_columns[k];
+		const std::string v = col < static_cast<int>(row.size()) && row[col] ? *row[col] : "";
+		if (k) {
+			lits.push_back(',');
+		}
+		switch (t.columns[col].kind) {
+		case ValueKind::Integer:
+		case ValueKind::Boolean:
+			lits += v; // CAST(… AS TEXT): exact digits
+			break;
+		case ValueKind::Real:
+			if (v == "NaN") {
+				lits += "'NaN'";
+			} else if (v == "Inf" || v == "-Inf") {
+				lits += v == "Inf" ? "9e999" : "-9e999";
+			} else {
+				append_real_literal(lits, std::strtod(v.c_str(), nullptr)); // rendered shortest: exact
+			}
+			break;
+		case ValueKind::Blob:
+			lits += "X'" + v + "'"; // hex()
+			break;
+		case ValueKind::Text:
+			append_text_literal(lits, v);
+			break;
+		}
+	}
+	return t.key_columns.size() > 1 ? "(" + lits + ")" : lits;
 }
 
 std::string key_text(const std::vector<std::string> &v) {
@@ -95,65 +151,80 @@ VerifySummary verify_table(const SourceTable &t, D1Client &client, int64_t range
 	int64_t ordinal = 0;
 	int64_t d1_in_ranges = 0;
 	std::vector<std::optional<std::string>> cells;
+	const std::string order_by = t.key_columns.size() > 1 ? d1_keys.substr(1, d1_keys.size() - 2) : d1_keys;
 	for (;;) {
+		// PostgreSQL side: the next range_rows rows, fetched kPgChunk at a time so memory stays
+		// bounded whatever the row size.
 		VerifyRange r;
 		RowChecksum pg_sum;
 		std::string lo, hi; // D1 literals of the first and last key
-		uint64 n = 0;
-		pg_call([&] {
-			SPI_cursor_fetch(portal, true, range_rows);
-			n = SPI_processed;
-			TupleDesc desc = SPI_tuptable->tupdesc;
-			for (uint64 i = 0; i < n; i++) {
-				HeapTuple tup = SPI_tuptable->vals[i];
-				cells.clear();
-				for (size_t c = 0; c < t.columns.size(); c++) {
-					bool isnull;
-					Datum d = SPI_getbinval(tup, desc, static_cast<int>(c) + 1, &isnull);
-					cells.push_back(canonical_value(t.columns[c], d, isnull));
-				}
-				pg_sum.add_row(cells);
-				if (i == 0 || i + 1 == n) {
-					std::string lits;
-					for (size_t k = 0; k < t.key_columns.size(); k++) {
+		size_t pg_bytes = 0;
+		int64_t n = 0;
+		for (;;) {
+			uint64 got = 0;
+			const long want = static_cast<long>(std::min<int64_t>(kPgChunk, range_rows - n));
+			pg_call([&] {
+				SPI_cursor_fetch(portal, true, want);
+				got = SPI_processed;
+				TupleDesc desc = SPI_tuptable->tupdesc;
+				for (uint64 i = 0; i < got; i++) {
+					HeapTuple tup = SPI_tuptable->vals[i];
+					cells.clear();
+					for (size_t c = 0; c < t.columns.size(); c++) {
 						bool isnull;
-						int col = t.key_columns[k];
-						Datum d = SPI_getbinval(tup, desc, col + 1, &isnull);
-						if (k) {
-							lits.push_back(',');
+						Datum d = SPI_getbinval(tup, desc, static_cast<int>(c) + 1, &isnull);
+						cells.push_back(canonical_value(t.columns[c], d, isnull));
+						pg_bytes += cells.back() ? cells.back()->size() + 8 : 8;
+					}
+					pg_sum.add_row(cells);
+					const bool first = n == 0 && i == 0;
+					const bool last = i + 1 == got;
+					if (first || last) {
+						std::string lits = key_literals(t, tup, desc);
+						std::vector<std::string> key = key_texts(t, tup, desc);
+						const int64_t pos = ordinal + n + static_cast<int64_t>(i) + 1;
+						if (first) {
+							lo = lits;
+							r.start_key = key_text(key);
+							r.start_id = t.integer_key ? std::stoll(key[0]) : pos;
 						}
-						append_d1_literal(lits, t.columns[col], d);
-					}
-					if (t.key_columns.size() > 1) {
-						lits = "(" + lits + ")";
-					}
-					std::vector<std::string> key = key_texts(t, tup, desc);
-					if (i == 0) {
-						lo = lits;
-						r.start_key = key_text(key);
-						r.start_id = t.integer_key ? std::stoll(key[0]) : ordinal + 1;
-					}
-					if (i + 1 == n) {
-						hi = lits;
-						r.end_key = key_text(key);
-						r.end_id = t.integer_key ? std::stoll(key[0]) : ordinal + static_cast<int64_t>(n);
+						if (last) {
+							hi = lits;
+							r.end_key = key_text(key);
+							r.end_id = t.integer_key ? std::stoll(key[0]) : pos;
+						}
 					}
 				}
+				SPI_freetuptable(SPI_tuptable);
+			});
+			n += static_cast<int64_t>(got);
+			if (got < static_cast<uint64>(want) || n >= range_rows) {
+				break;
 			}
-			SPI_freetuptable(SPI_tuptable);
-		});
+			check_for_interrupts();
+		}
 		if (n == 0) {
 			break;
 		}
-		ordinal += static_cast<int64_t>(n);
+		ordinal += n;
+		// D1 side: the same key range, by keyset pages sized to hold about kD1PageBytes.
 		RowChecksum d1_sum;
-		StatementResult res =
-		    client.raw({"SELECT " + d1_exprs + " FROM " + d1_table + " WHERE " + d1_keys + " >= " + lo + " AND " +
-		                    d1_keys + " <= " + hi + " ORDER BY " +
-		                    (t.key_columns.size() > 1 ? d1_keys.substr(1, d1_keys.size() - 2) : d1_keys),
-		                {}});
-		for (auto &row : res.rows) {
-			d1_sum.add_row(row);
+		const size_t avg = std::max<size_t>(1, pg_bytes / static_cast<size_t>(n));
+		const long page = static_cast<long>(std::clamp<size_t>(kD1PageBytes / avg, 1, kD1PageRows));
+		std::string from = d1_keys + " >= " + lo;
+		for (;;) {
+			StatementResult res =
+			    client.raw({"SELECT " + d1_exprs + " FROM " + d1_table + " WHERE " + from + " AND " + d1_keys +
+			                    " <= " + hi + " ORDER BY " + order_by + " LIMIT " + std::to_string(page),
+			                {}});
+			for (auto &row : res.rows) {
+				d1_sum.add_row(row);
+			}
+			if (static_cast<long>(res.rows.size()) < page) {
+				break;
+			}
+			from = d1_keys + " > " + d1_key_literals(t, res.rows.back());
+			check_for_interrupts();
 		}
 		r.pg_count = pg_sum.rows();
 		r.d1_count = d1_sum.rows();

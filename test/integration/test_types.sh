@@ -51,6 +51,19 @@ check "a value above D1's 2,000,000-byte limit fails with table, key and column"
   grep -q 'larger than D1 can store (column "t" of table "too_big", id = 2)' <<<"$err"
 check "…SQLSTATE 54000 and D1's limit in DETAIL" bash -c "psql -X -c \"\\set VERBOSITY verbose\" -c \"SELECT pg2d1_migrate('too_big', wait => true)\" 2>&1 | grep -q 'D1 stores at most 2000000 bytes'"
 
+n_wide_rows=$(q "SELECT count(*) FROM wide_rows")
+check "migrate $n_wide_rows rows of 200,000 characters under a (text, float8) key with NaN and ±Infinity" \
+  q "SELECT pg2d1_migrate('wide_rows', wait => true)"
+raw_requests() { curl -s "${D1_URL%/client/v4}/__local/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests_by_endpoint"].get("raw", 0))'; }
+before=$(raw_requests)
+check_eq "pg2d1_verify pages through D1 (~8 MB a request) and finds every row equal" "1|0|$n_wide_rows" \
+  q "SELECT count(*) FILTER (WHERE start_id IS NOT NULL), count(*) FILTER (WHERE NOT ok), sum(pg_count) FROM pg2d1_verify('wide_rows')"
+after=$(raw_requests)
+check "…reading the one range's $((n_wide_rows * 200 / 1000)) MB from D1 in more than one request ($((after - before - 1)))" test $((after - before - 1)) -ge 2
+q "SELECT pg2d1_query(\$\$UPDATE wide_rows SET payload = payload || 'x' WHERE k = (SELECT max(k) FROM wide_rows) AND r = (SELECT max(r) FROM wide_rows WHERE k = (SELECT max(k) FROM wide_rows))\$\$)" >/dev/null
+check_eq "…and finds one value changed in the last page" "1" \
+  q "SELECT count(*) FILTER (WHERE NOT ok) FROM pg2d1_verify('wide_rows')"
+
 # --- keys ------------------------------------------------------------------------------
 n_text=$(q "SELECT count(*) FROM text_keys")
 check "text key (ICU collation), checkpoint_size 700" \

@@ -111,3 +111,11 @@ INSERT INTO reshaped VALUES (1, 'a', 1.5);
 CREATE TABLE measures (id int PRIMARY KEY, n numeric, m numeric(6,2) DEFAULT 1.5 CHECK (m >= 0));
 INSERT INTO measures VALUES (1, 0.1, 1.25), (2, 123456789.123456789, 0), (3, 'NaN', NULL), (4, 'Infinity', 2),
                             (5, '-Infinity', 3), (6, 1e300, 4), (7, -2.5e-300, 5), (8, NULL, 6);
+
+-- Wide rows under a (text, float8) key: pg2d1_verify reads D1 in keyset pages of ~8 MB,
+-- so this table takes several pages per range.
+CREATE TABLE wide_rows (k text, r float8, payload text, PRIMARY KEY (k, r));
+INSERT INTO wide_rows
+SELECT 'k' || (g % 7), (ARRAY['NaN', 'Infinity', '-Infinity', '0.1', '1e300', '-5e-324', '0'])[1 + g / 7 % 7]::float8 + g / 49,
+       repeat(chr(65 + g % 26), 200000)
+FROM generate_series(0, 119) g ON CONFLICT DO NOTHING;
