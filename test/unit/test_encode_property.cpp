@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/sqlite_encode.hpp"
 #include "sqlite_db.hpp"
+#include "test_util.hpp"
 
 #include <gtest/gtest.h>
 
@@ -42,24 +43,6 @@ std::string hex(const std::string &s) {
 	return out.size() > 400 ? out.substr(0, 400) + "…" : out;
 }
 
-void append_utf8(std::string &out, uint32_t cp) {
-	if (cp < 0x80) {
-		out.push_back(static_cast<char>(cp));
-	} else if (cp < 0x800) {
-		out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-		out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-	} else if (cp < 0x10000) {
-		out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-		out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-		out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-	} else {
-		out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-		out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-		out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-		out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-	}
-}
-
 // A code point from a mix that favours the characters that break quoting and decoding.
 uint32_t random_code_point(std::mt19937_64 &rng) {
 	static const uint32_t special[] = {'\'',   '"',    '\\',   '%',     '_',     ';',     '\n',    '\r',
@@ -85,44 +68,8 @@ uint32_t random_code_point(std::mt19937_64 &rng) {
 std::string random_utf8(std::mt19937_64 &rng, size_t chars) {
 	std::string s;
 	for (size_t i = 0; i < chars; ++i)
-		append_utf8(s, random_code_point(rng));
+		s += test::utf8(random_code_point(rng));
 	return s;
-}
-
-// An independent UTF-8 validator (RFC 3629): no overlongs, no surrogates, <= U+10FFFF, no NUL.
-bool reference_valid(const std::string &s) {
-	size_t i = 0;
-	while (i < s.size()) {
-		const auto c = static_cast<unsigned char>(s[i]);
-		size_t n;
-		uint32_t cp, min;
-		if (c == 0)
-			return false;
-		if (c < 0x80) {
-			++i;
-			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			n = 1, cp = c & 0x1F, min = 0x80;
-		} else if ((c & 0xF0) == 0xE0) {
-			n = 2, cp = c & 0x0F, min = 0x800;
-		} else if ((c & 0xF8) == 0xF0) {
-			n = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false;
-		}
-		for (size_t k = 1; k <= n; ++k) {
-			if (i + k >= s.size())
-				return false;
-			const auto d = static_cast<unsigned char>(s[i + k]);
-			if ((d & 0xC0) != 0x80)
-				return false;
-			cp = (cp << 6) | (d & 0x3F);
-		}
-		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-		i += n + 1;
-	}
-	return true;
 }
 
 TEST(EncodeProperty, RandomUtf8TextRoundTripsByteForByte) {
@@ -162,7 +109,7 @@ TEST(EncodeProperty, InvalidUtf8IsRefusedAndTheValidatorAgreesWithAReference) {
 	                           std::string("\xF0\x9F\x98", 3)};
 	for (const auto &s : bad) {
 		EXPECT_FALSE(is_valid_utf8(s)) << hex(s);
-		EXPECT_FALSE(reference_valid(s)) << hex(s);
+		EXPECT_FALSE(test::reference_valid_utf8(s)) << hex(s);
 		std::string out;
 		EXPECT_THROW(append_text_literal(out, s), Error) << hex(s);
 	}
@@ -186,7 +133,7 @@ TEST(EncodeProperty, InvalidUtf8IsRefusedAndTheValidatorAgreesWithAReference) {
 		default:
 			break;
 		}
-		const bool ref = reference_valid(s);
+		const bool ref = test::reference_valid_utf8(s);
 		valid += ref ? 1 : 0;
 		ASSERT_EQ(is_valid_utf8(s), ref) << hex(s);
 		std::string out;

@@ -18,7 +18,9 @@ namespace pg2d1 {
 namespace {
 
 using test::capture_error;
+using test::reference_valid_utf8;
 using test::SqliteDb;
+using test::utf8;
 
 std::string real_literal(double v) {
 	std::string s;
@@ -45,61 +47,6 @@ void expect_real_round_trip(SqliteDb &db, double v) {
 	ASSERT_EQ(c.type, SQLITE_FLOAT) << lit;
 	EXPECT_EQ(bits_of(c.d), bits_of(v)) << "literal " << lit << " read back as " << c.d;
 	EXPECT_EQ(db.select("typeof(" + lit + ")").bytes, "real") << lit;
-}
-
-// Encodes a code point as UTF-8 (no validation: used to build test input).
-std::string utf8(uint32_t cp) {
-	std::string s;
-	if (cp < 0x80) {
-		s.push_back(static_cast<char>(cp));
-	} else if (cp < 0x800) {
-		s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-		s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-	} else if (cp < 0x10000) {
-		s.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-		s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-		s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-	} else {
-		s.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-		s.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-		s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-		s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-	}
-	return s;
-}
-
-// Independent reference: decodes one sequence the slow way and applies Unicode's rules.
-bool reference_valid_utf8(const std::string &s) {
-	size_t i = 0;
-	while (i < s.size()) {
-		const auto b = static_cast<unsigned char>(s[i]);
-		size_t len;
-		uint32_t cp;
-		if (b < 0x80) {
-			len = 1, cp = b;
-		} else if ((b & 0xE0) == 0xC0) {
-			len = 2, cp = b & 0x1F;
-		} else if ((b & 0xF0) == 0xE0) {
-			len = 3, cp = b & 0x0F;
-		} else if ((b & 0xF8) == 0xF0) {
-			len = 4, cp = b & 0x07;
-		} else {
-			return false;
-		}
-		if (i + len > s.size())
-			return false;
-		for (size_t k = 1; k < len; ++k) {
-			const auto c = static_cast<unsigned char>(s[i + k]);
-			if ((c & 0xC0) != 0x80)
-				return false;
-			cp = (cp << 6) | (c & 0x3F);
-		}
-		const uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
-		if (cp == 0 || cp < min_for_len[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-		i += len;
-	}
-	return true;
 }
 
 TEST(QuoteIdent, DoublesEmbeddedQuotes) {
