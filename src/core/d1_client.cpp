@@ -1,4 +1,4 @@
-// d1_client.cpp — D1 REST client: reused libcurl handle, jittered backoff, Retry-After, token bucket, aborts.
+// d1_client.cpp — D1 REST client: reused libcurl handle, jittered backoff, Retry-After, shared rate limit, aborts.
 // Must never put the API token anywhere but the Authorization header, retry a permanent failure, or raise signals.
 // Called by the PostgreSQL side (src/pg/*) for validate, setup_schema, migrate and query.
 #include "d1_client.hpp"
@@ -131,7 +131,8 @@ std::string attempts_text(int attempts) {
 	return std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts");
 }
 
-Error failure_error(const Response &r, int attempts, const std::string &detail) {
+// The error for a failure, by kind (retryable or not is decided by failure_error below).
+Error failure_error_kind(const Response &r, int attempts, const std::string &detail) {
 	using namespace sqlstate;
 	if (r.http_status == 0 && !is_retryable(r.failure))
 		return Error(kConnectionFailure, "D1 request failed", detail,
@@ -173,6 +174,17 @@ Error failure_error(const Response &r, int attempts, const std::string &detail) 
 	if (is_statement_error(r))
 		return Error(kExternalRoutine, "D1 rejected the statement", detail);
 	return Error(kExternalRoutine, "D1 rejected the request", detail);
+}
+
+// Transient, RateLimited and Overloaded failures (transport ones included: refused, timed out, reset) reached
+// the caller only after the retry budget was spent: they are retryable (wait, then send the same request again).
+// Everything else — auth, not found, SQL and size errors, a permanent transport error such as a malformed URL
+// or a TLS certificate that does not verify — is not.
+Error failure_error(const Response &r, int attempts, const std::string &detail) {
+	Error e = failure_error_kind(r, attempts, detail);
+	if (!is_retryable(r.failure))
+		return e;
+	return Error::make_retryable(e.sqlstate(), e.what(), e.detail(), e.hint());
 }
 
 Error canceled_error() {
@@ -272,7 +284,8 @@ JsonPtr parse_result_object(const std::string &result_json, const char *what) {
 
 struct D1Client::Impl {
 	Impl(const D1Config &config, const std::function<bool()> &should_abort, ClientStats &stats)
-	    : config(config), should_abort(should_abort), stats(stats), base_url(strip_trailing_slashes(config.api_url)) {
+	    : config(config), should_abort(should_abort), stats(stats), base_url(strip_trailing_slashes(config.api_url)),
+	      limiter(config.rate_limiter ? config.rate_limiter : std::make_shared<LocalRateLimiter>()) {
 		easy = curl_easy_init();
 		multi = curl_multi_init();
 		if (easy == nullptr || multi == nullptr) {
@@ -306,6 +319,7 @@ struct D1Client::Impl {
 	Response perform(const char *method, const std::string &url, const std::string *body, bool raw_shape);
 	CURLcode run_transfer();
 	void throttle();
+	void pause_others(int attempt, const Response &r, std::optional<double> &delay_ms);
 	double retry_delay_ms(int attempt, const Response &r);
 	void sleep_ms(double ms);
 	bool abort_requested();
@@ -319,6 +333,7 @@ struct D1Client::Impl {
 	const std::function<bool()> &should_abort;
 	ClientStats &stats;
 	const std::string base_url;
+	const std::shared_ptr<RateLimiter> limiter;
 	CURL *easy = nullptr;
 	CURLM *multi = nullptr;
 	curl_slist *headers = nullptr;
@@ -329,10 +344,11 @@ struct D1Client::Impl {
 	bool body_too_large = false;
 	bool aborted = false;
 	std::mt19937_64 rng;
-	Clock::time_point next_slot{};
 	int attempts = 0;
 };
 
+// TLS peer and host verification stay at libcurl's secure defaults: CURLOPT_SSL_VERIFYPEER and
+// CURLOPT_SSL_VERIFYHOST are never set anywhere in this file.
 void D1Client::Impl::set_fixed_options() {
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, config.request_timeout_ms);
@@ -431,15 +447,31 @@ void D1Client::Impl::sleep_ms(double ms) {
 	check_abort();
 }
 
-// Token bucket with a burst of one: requests are spaced 1/requests_per_second apart.
+// Reserves the next slot of the (possibly shared) limiter — spaced 1/requests_per_second apart across every
+// client of the limiter, never inside a pause — and sleeps, abortably, until it.
 void D1Client::Impl::throttle() {
-	if (config.requests_per_second <= 0)
+	const int64_t now = steady_now_ns();
+	const int64_t at = limiter->reserve(now, config.requests_per_second);
+	if (at > now)
+		sleep_ms(static_cast<double>(at - now) / 1e6);
+}
+
+// A 429, or any response with Retry-After, holds back every client of the limiter, not only this one: the pause
+// lasts Retry-After (capped), or this attempt's backoff for a 429 without one. `delay_ms` is the retry delay of
+// this attempt, computed here when needed so the jitter is drawn once.
+void D1Client::Impl::pause_others(int attempt, const Response &r, std::optional<double> &delay_ms) {
+	if (!r.retry_after_s && r.failure != FailureKind::RateLimited)
 		return;
-	const auto now = Clock::now();
-	if (next_slot > now)
-		sleep_ms(Millis(next_slot - now).count());
-	const auto interval = std::chrono::duration_cast<Clock::duration>(Millis(1000.0 / config.requests_per_second));
-	next_slot = std::max(next_slot, now) + interval;
+	double pause_ms;
+	if (r.retry_after_s) {
+		pause_ms = std::clamp(*r.retry_after_s, 0.0, kMaxRetryAfterS) * 1000.0;
+	} else {
+		if (!delay_ms)
+			delay_ms = retry_delay_ms(attempt, r);
+		pause_ms = *delay_ms;
+	}
+	if (pause_ms > 0)
+		limiter->pause_until(steady_now_ns() + static_cast<int64_t>(pause_ms * 1e6));
 }
 
 // base * 2^attempt, ±25 % jitter, doubled when D1 is overloaded, capped at backoff_max_ms;
@@ -541,10 +573,15 @@ Response D1Client::Impl::exchange(const char *method, const std::string &path, c
 		attempts = attempt + 1;
 		throttle();
 		Response r = perform(method, url, request_body, raw_shape);
-		if (r.failure == FailureKind::None || !is_retryable(r.failure) || attempt >= config.max_retries)
+		const bool retry = r.failure != FailureKind::None && is_retryable(r.failure) && attempt < config.max_retries;
+		std::optional<double> delay_ms;
+		if (retry)
+			delay_ms = retry_delay_ms(attempt, r);
+		pause_others(attempt, r, delay_ms);
+		if (!retry)
 			return r;
 		++stats.retries;
-		sleep_ms(retry_delay_ms(attempt, r));
+		sleep_ms(*delay_ms);
 	}
 }
 

@@ -1,11 +1,12 @@
 // d1_client.hpp — synchronous D1 REST client (libcurl + jansson) with retries, backoff with
-// jitter, Retry-After and a requests/s token bucket.
+// jitter, Retry-After and a requests/s rate limiter that several clients (threads, processes) may share.
 // Must never put the API token anywhere but the Authorization header: not in errors,
 // messages, stats or logs. Must never retry a permanent failure.
 // Called by the PostgreSQL side (src/pg/*) for validate, setup_schema, migrate and query.
 #pragma once
 
 #include "d1_response.hpp"
+#include "rate_limiter.hpp"
 #include "statement.hpp"
 
 #include <cstdint>
@@ -25,12 +26,14 @@ struct D1Config {
 	long request_timeout_ms = 60000;
 	long connect_timeout_ms = 10000;
 	int max_retries = 5;              // retries after the first attempt, for retryable failures
-	double requests_per_second = 3.5; // token bucket; <= 0 disables
+	double requests_per_second = 3.5; // slot spacing in the rate limiter; <= 0 disables (pauses still apply)
 	double backoff_base_ms = 500;     // first backoff; doubles each retry, ±25 % jitter
 	double backoff_max_ms = 30000;
 	uint64_t jitter_seed = 0; // 0 = seeded from the clock
+	// Shared budget: every client given the same limiter sends at most requests_per_second in total, and a
+	// 429 / Retry-After seen by one of them pauses them all. nullptr: the client makes a private one.
+	std::shared_ptr<RateLimiter> rate_limiter;
 };
-
 
 struct ClientStats {
 	uint64_t requests = 0; // HTTP exchanges, retries included
@@ -63,7 +66,9 @@ class D1Client {
 	D1Client &operator=(const D1Client &) = delete;
 
 	// POST …/query with {"batch":[{sql,params?},…]}; one StatementResult per statement.
-	// Throws Error (with D1's words in DETAIL) when the request finally fails.
+	// Throws Error (with D1's words in DETAIL) when the request finally fails. Every method throws an
+	// Error with retryable() set when D1 stayed unreachable, rate-limited or overloaded through all retries
+	// (the caller may wait and send the same request again), and without it for permanent failures.
 	std::vector<StatementResult> batch(const std::vector<Statement> &statements);
 
 	// POST …/raw with a single statement; columns keep their order.

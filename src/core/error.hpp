@@ -1,4 +1,5 @@
-// error.hpp — the one exception type the core throws for anything a user must see.
+// error.hpp — the one exception type the core throws for anything a user must see; retryable() marks a failure
+// that is expected to pass by itself (D1 unreachable, rate-limited or overloaded past the retry budget).
 // Must never carry a secret (API token) in any field.
 // Thrown by every src/core module; caught at the PostgreSQL boundary (src/pg/boundary.*),
 // which turns it into ereport(ERROR) with the SQLSTATE, DETAIL and HINT given here.
@@ -6,6 +7,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace pg2d1 {
 
@@ -27,6 +29,16 @@ class Error : public std::runtime_error {
 	Error(std::string sqlstate, const std::string &message, std::string detail = {}, std::string hint = {})
 	    : std::runtime_error(message), sqlstate_(std::move(sqlstate)), detail_(std::move(detail)),
 	      hint_(std::move(hint)) {}
+	// An error the caller may wait out and try again (the same request later), rather than fail the job.
+	static Error make_retryable(std::string sqlstate, const std::string &message, std::string detail = {},
+	                            std::string hint = {}) {
+		Error e(std::move(sqlstate), message, std::move(detail), std::move(hint));
+		e.retryable_ = true;
+		return e;
+	}
+	bool retryable() const noexcept {
+		return retryable_;
+	}
 	const std::string &sqlstate() const noexcept {
 		return sqlstate_;
 	}
@@ -41,6 +53,7 @@ class Error : public std::runtime_error {
 	std::string sqlstate_;
 	std::string detail_;
 	std::string hint_;
+	bool retryable_ = false;
 };
 
 } // namespace pg2d1
