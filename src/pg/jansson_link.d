@@ -1,1 +1,0 @@
-src/pg/jansson_link.o: src/pg/jansson_link.cpp
