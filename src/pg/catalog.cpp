@@ -1,11 +1,15 @@
 // catalog.cpp — loads a table's definition from the PostgreSQL catalogs through SPI.
-// Must never run with an elog(ERROR) able to skip C++ destructors: every catalog access
-// is inside pg_call(). Called by the SQL functions in functions.cpp and migrate.cpp.
+// Must never run with an elog(ERROR) able to skip C++ destructors: a function here that
+// owns C++ objects calls PostgreSQL only inside pg_call() lambdas that own none (they
+// collect plain C data, the C++ objects are built after them), so each is safe with or
+// without an enclosing pg_call. The column_* readers own nothing and are called per value
+// inside the caller's pg_call. Called by functions.cpp, migrate.cpp, rows.cpp, verify.cpp.
 #include "catalog.hpp"
 
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 
 #include "boundary.hpp"
 #include "spi.hpp"
@@ -87,13 +91,22 @@ const char *kNotTranslatedSql =
 } // namespace
 
 std::vector<std::string> text_array_values(Datum d) {
+	// PostgreSQL part: plain C data only (palloc'd, freed with the current memory context).
+	char **values = nullptr;
+	int n = 0;
+	pg_call([&] {
+		Datum *elems;
+		bool *nulls;
+		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+		values = static_cast<char **>(palloc(sizeof(char *) * static_cast<size_t>(Max(n, 1))));
+		for (int j = 0; j < n; j++) {
+			values[j] = nulls[j] ? nullptr : TextDatumGetCString(elems[j]);
+		}
+	});
 	std::vector<std::string> out;
-	Datum *elems;
-	bool *nulls;
-	int n;
-	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	out.reserve(static_cast<size_t>(n));
 	for (int j = 0; j < n; j++) {
-		out.emplace_back(nulls[j] ? "" : TextDatumGetCString(elems[j]));
+		out.emplace_back(values[j] ? values[j] : "");
 	}
 	return out;
 }
@@ -111,12 +124,87 @@ const char *kUniqueIndexSql =
     "WHERE i.indrelid = $1 AND k.ord <= i.indnkeyatts AND ($2 = 0 OR i.indexrelid = $2) "
     "GROUP BY c.relname, i.indisunique, i.indexprs IS NULL, i.indpred IS NULL, i.indimmediate ORDER BY c.relname";
 
-void run_with_relid(const char *sql, Oid relid) {
-	Oid argtypes[1] = {OIDOID};
-	Datum values[1] = {ObjectIdGetDatum(relid)};
-	if (SPI_execute_with_args(sql, 1, argtypes, values, nullptr, true, 0) != SPI_OK_SELECT) {
-		elog(ERROR, "pg2d1: catalog query failed");
-	}
+// Catalog queries and readers of their result (SPI_tuptable, valid until the next query).
+// Each runs its PostgreSQL part in its own pg_call and hands back C++ values, so the code
+// that builds the SourceTable calls PostgreSQL only through them. Not a hot path: a few
+// rows per column of the table.
+uint64 catalog_query(const char *sql, Oid relid, std::optional<Oid> index = std::nullopt) {
+	return pg_call([&] {
+		Oid argtypes[2] = {OIDOID, OIDOID};
+		Datum values[2] = {ObjectIdGetDatum(relid), ObjectIdGetDatum(index.value_or(InvalidOid))};
+		if (SPI_execute_with_args(sql, index ? 2 : 1, argtypes, values, nullptr, true, 0) != SPI_OK_SELECT) {
+			elog(ERROR, "pg2d1: catalog query failed");
+		}
+		return SPI_processed;
+	});
+}
+
+std::string cell_text(uint64 row, int col) { // "" for NULL
+	const char *s = pg_call([&] { return static_cast<const char *>(spi_text(row, col)); });
+	return s ? std::string(s) : std::string();
+}
+
+bool cell_bool(uint64 row, int col) { // false for NULL
+	return pg_call([&] { return spi_bool(row, col); });
+}
+
+Oid cell_oid(uint64 row, int col) { // InvalidOid for NULL
+	return pg_call([&] {
+		bool isnull;
+		Datum d = spi_datum(row, col, &isnull);
+		return isnull ? InvalidOid : DatumGetObjectId(d);
+	});
+}
+
+std::vector<std::string> cell_text_array(uint64 row, int col) { // {} for NULL
+	bool isnull = true;
+	Datum d = pg_call([&] { return spi_datum(row, col, &isnull); });
+	return isnull ? std::vector<std::string>{} : text_array_values(d);
+}
+
+// What the catalog says about one column (row `row` of kColumnsSql), as plain C data.
+struct ColumnInfo {
+	const char *name;
+	Oid type_oid;
+	Oid base_type_oid;
+	Oid output_fn;
+	NameData typname; // of the base type
+	char typcategory;
+	bool not_null;
+	const char *dflt; // NULL when none
+	bool generated;
+	const char *type_sql;      // the declared type, castable without a typmod
+	const char *base_type_sql; // format_type_be of the base type
+};
+
+ColumnInfo column_info(uint64 row) {
+	ColumnInfo c{};
+	pg_call([&] {
+		HeapTuple tup = SPI_tuptable->vals[row];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		bool isnull;
+		c.name = SPI_getvalue(tup, desc, 1);
+		c.type_oid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		c.base_type_oid = getBaseType(c.type_oid);
+		bool varlena;
+		getTypeOutputInfo(c.type_oid, &c.output_fn, &varlena);
+		HeapTuple typtup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(c.base_type_oid));
+		if (!HeapTupleIsValid(typtup)) {
+			elog(ERROR, "cache lookup failed for type %u", c.base_type_oid);
+		}
+		Form_pg_type typ = (Form_pg_type)GETSTRUCT(typtup);
+		c.typname = typ->typname;
+		c.typcategory = typ->typcategory;
+		ReleaseSysCache(typtup);
+		c.not_null = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		c.dflt = SPI_getvalue(tup, desc, 6);
+		c.generated = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+		// "bpchar", not "character" (which means character(1) and would truncate a key
+		// parameter cast to it); likewise "bit".
+		c.type_sql = format_type_extended(c.type_oid, -1, FORMAT_TYPE_TYPEMOD_GIVEN);
+		c.base_type_sql = format_type_be(c.base_type_oid);
+	});
+	return c;
 }
 
 } // namespace
@@ -137,7 +225,8 @@ int64_t column_integer(const SourceColumn &col, Datum d) {
 double column_real(const SourceColumn &col, Datum d) {
 	if (col.base_type_oid == NUMERICOID) {
 		// pg2d1.numeric_as_real: the nearest double (strtod rounds correctly; NaN, ±Infinity
-		// parse as themselves); beyond the double range is an error, not ±Infinity.
+		// parse as themselves); beyond the double range is an error, not ±Infinity. The
+		// output function runs before any C++ object of this frame exists.
 		const char *text = OidOutputFunctionCall(col.output_fn, d);
 		errno = 0;
 		double v = strtod(text, nullptr);
@@ -181,11 +270,23 @@ std::string SourceTable::key_compare(const char *op, int first_param) const {
 }
 
 std::vector<std::string> key_texts(const SourceTable &t, HeapTuple tup, TupleDesc desc) {
+	// Called for every row the migration reads: one pg_call for all key columns, which
+	// collects plain C strings (palloc'd in the current memory context); the vector is
+	// built after it.
+	const size_t n = t.key_columns.size();
+	const char **texts = nullptr;
+	pg_call([&] {
+		texts = static_cast<const char **>(palloc(sizeof(char *) * Max(n, static_cast<size_t>(1))));
+		for (size_t k = 0; k < n; k++) {
+			bool isnull;
+			Datum d = SPI_getbinval(tup, desc, t.raw_key_position(k), &isnull);
+			texts[k] = isnull ? nullptr : OidOutputFunctionCall(t.columns[t.key_columns[k]].output_fn, d);
+		}
+	});
 	std::vector<std::string> out;
-	for (size_t k = 0; k < t.key_columns.size(); k++) {
-		bool isnull;
-		Datum d = SPI_getbinval(tup, desc, t.raw_key_position(k), &isnull);
-		out.emplace_back(isnull ? "" : OidOutputFunctionCall(t.columns[t.key_columns[k]].output_fn, d));
+	out.reserve(n);
+	for (size_t k = 0; k < n; k++) {
+		out.emplace_back(texts[k] ? texts[k] : "");
 	}
 	return out;
 }
@@ -221,176 +322,174 @@ std::string_view column_text_utf8(const SourceColumn &col, Datum d) {
 }
 
 void set_fixed_output_settings(int guc_action) {
-	GucAction action = static_cast<GucAction>(guc_action);
-	set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
-	set_config_option("DateStyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
-	set_config_option("IntervalStyle", "iso_8601", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
-	set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
+	pg_call([&] {
+		GucAction action = static_cast<GucAction>(guc_action);
+		set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
+		set_config_option("DateStyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
+		set_config_option("IntervalStyle", "iso_8601", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
+		set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION, action, true, 0, false);
+	});
 }
 
 SourceTable load_source_table(Oid relid) {
+	// PostgreSQL is called only through pg_call lambdas that own nothing and through the
+	// readers above; the C++ objects are built between those calls.
 	SourceTable t;
 	t.relid = relid;
-	char relkind = 0;
+	struct {
+		const char *relname;
+		char relkind;
+		const char *qualified;
+		const char *display;
+	} rel{};
 	pg_call([&] {
 		char *relname = get_rel_name(relid);
 		if (!relname) {
 			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
 		}
-		relkind = get_rel_relkind(relid);
-		char *nsp = get_namespace_name(get_rel_namespace(relid));
-		t.def.name = relname;
-		t.qualified_name = quote_qualified_identifier(nsp, relname);
-		t.display_name = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid)));
+		rel.relname = relname;
+		rel.relkind = get_rel_relkind(relid);
+		rel.qualified = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), relname);
+		rel.display = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid)));
+	});
+	t.def.name = rel.relname;
+	t.qualified_name = rel.qualified;
+	t.display_name = rel.display;
 
-		run_with_relid(kColumnsSql, relid);
-		for (uint64 i = 0; i < SPI_processed; i++) {
-			HeapTuple tup = SPI_tuptable->vals[i];
-			TupleDesc desc = SPI_tuptable->tupdesc;
-			bool isnull;
-			SourceColumn col;
-			col.name = SPI_getvalue(tup, desc, 1);
-			col.type_oid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-			col.base_type_oid = getBaseType(col.type_oid);
-			bool varlena;
-			getTypeOutputInfo(col.type_oid, &col.output_fn, &varlena);
-			HeapTuple typtup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(col.base_type_oid));
-			if (!HeapTupleIsValid(typtup)) {
-				elog(ERROR, "cache lookup failed for type %u", col.base_type_oid);
-			}
-			Form_pg_type typ = (Form_pg_type)GETSTRUCT(typtup);
-			ColumnDef def;
-			def.name = col.name;
-			def.typname = NameStr(typ->typname);
-			def.typcategory = typ->typcategory;
-			ReleaseSysCache(typtup);
-			def.not_null = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
-			char *dflt = SPI_getvalue(tup, desc, 6);
-			bool generated = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
-			if (dflt && !generated) {
-				def.pg_default = std::string(dflt);
-			}
-			const std::string q = quote_ident(col.name);
-			col.select_expr = q;
-			if (guc_numeric_as_real && col.base_type_oid == NUMERICOID) {
-				def.typname = "float8"; // on request: REAL, each value the nearest double (column_real)
-			}
-			col.kind = value_kind_for(def.typname, def.typcategory);
-			col.type_sql = format_type_be(col.type_oid);
-			col.plain_text =
-			    col.base_type_oid == TEXTOID || col.base_type_oid == VARCHAROID || col.base_type_oid == BPCHAROID;
-			if (def.typcategory == 'A') {
-				col.select_expr = "pg_catalog.array_to_json(" + q + ")::text"; // arrays → JSON text
-				col.plain_text = true;
-			} else if (col.base_type_oid == DATEOID || col.base_type_oid == TIMEOID || col.base_type_oid == TIMETZOID ||
-			           col.base_type_oid == TIMESTAMPOID || col.base_type_oid == TIMESTAMPTZOID) {
-				// ISO 8601 as PostgreSQL writes it in JSON: 2024-05-01T12:00:00.5+00:00 (UTC),
-				// "0044-03-15 BC" before year 1, "infinity" / "-infinity".
-				col.select_expr = "(pg_catalog.to_json(" + q + "::" + format_type_be(col.base_type_oid) + ") #>> '{}')";
-				col.plain_text = true;
-			}
-			t.columns.push_back(std::move(col));
-			t.def.columns.push_back(std::move(def));
+	const uint64 ncols = catalog_query(kColumnsSql, relid);
+	for (uint64 i = 0; i < ncols; i++) {
+		const ColumnInfo info = column_info(i);
+		SourceColumn col;
+		col.name = info.name;
+		col.type_oid = info.type_oid;
+		col.base_type_oid = info.base_type_oid;
+		col.output_fn = info.output_fn;
+		ColumnDef def;
+		def.name = col.name;
+		def.typname = NameStr(info.typname);
+		def.typcategory = info.typcategory;
+		def.not_null = info.not_null;
+		if (info.dflt && !info.generated) {
+			def.pg_default = std::string(info.dflt);
 		}
+		const std::string q = quote_ident(col.name);
+		col.select_expr = q;
+		if (guc_numeric_as_real && col.base_type_oid == NUMERICOID) {
+			def.typname = "float8"; // on request: REAL, each value the nearest double (column_real)
+		}
+		col.kind = value_kind_for(def.typname, def.typcategory);
+		col.type_sql = info.type_sql;
+		col.plain_text =
+		    col.base_type_oid == TEXTOID || col.base_type_oid == VARCHAROID || col.base_type_oid == BPCHAROID;
+		if (def.typcategory == 'A') {
+			col.select_expr = "pg_catalog.array_to_json(" + q + ")::text"; // arrays → JSON text
+			col.plain_text = true;
+		} else if (col.base_type_oid == DATEOID || col.base_type_oid == TIMEOID || col.base_type_oid == TIMETZOID ||
+		           col.base_type_oid == TIMESTAMPOID || col.base_type_oid == TIMESTAMPTZOID) {
+			// ISO 8601 as PostgreSQL writes it in JSON: 2024-05-01T12:00:00.5+00:00 (UTC),
+			// "0044-03-15 BC" before year 1, "infinity" / "-infinity".
+			col.select_expr = "(pg_catalog.to_json(" + q + "::" + info.base_type_sql + ") #>> '{}')";
+			col.plain_text = true;
+		}
+		t.columns.push_back(std::move(col));
+		t.def.columns.push_back(std::move(def));
+	}
 
-		run_with_relid(kConstraintsSql, relid);
-		for (uint64 i = 0; i < SPI_processed; i++) {
-			bool isnull;
-			std::string name = spi_text(i, 1);
-			std::string type = spi_text(i, 2);
-			bool valid = spi_bool(i, 3);
-			std::string def = spi_text(i, 10);
-			if (type == "x") {
-				t.def.untranslatable.push_back("exclusion constraint " + quote_ident(name) +
-				                               " was not created: SQLite has no exclusion constraints (" + def + ")");
-			} else if (!valid) {
-				t.def.untranslatable.push_back("constraint " + quote_ident(name) +
-				                               " was not created: it is NOT VALID in PostgreSQL, so existing rows "
-				                               "may violate it (" +
-				                               def + ")");
-			} else if (type == "c") {
-				t.def.checks.push_back({name, spi_text(i, 4)});
-			} else {
-				ForeignKeyDef fk;
-				fk.name = name;
-				fk.ref_table = spi_text(i, 5);
-				fk.on_delete = spi_text(i, 6)[0];
-				fk.on_update = spi_text(i, 7)[0];
-				fk.columns = text_array_values(spi_datum(i, 8, &isnull));
-				fk.ref_columns = text_array_values(spi_datum(i, 9, &isnull));
-				t.def.foreign_keys.push_back(std::move(fk));
-			}
+	const uint64 ncons = catalog_query(kConstraintsSql, relid);
+	for (uint64 i = 0; i < ncons; i++) {
+		std::string name = cell_text(i, 1);
+		std::string type = cell_text(i, 2);
+		bool valid = cell_bool(i, 3);
+		std::string def = cell_text(i, 10);
+		if (type == "x") {
+			t.def.untranslatable.push_back("exclusion constraint " + quote_ident(name) +
+			                               " was not created: SQLite has no exclusion constraints (" + def + ")");
+		} else if (!valid) {
+			t.def.untranslatable.push_back("constraint " + quote_ident(name) +
+			                               " was not created: it is NOT VALID in PostgreSQL, so existing rows "
+			                               "may violate it (" +
+			                               def + ")");
+		} else if (type == "c") {
+			t.def.checks.push_back({name, cell_text(i, 4)});
+		} else {
+			ForeignKeyDef fk;
+			fk.name = name;
+			fk.ref_table = cell_text(i, 5);
+			fk.on_delete = cell_text(i, 6)[0];
+			fk.on_update = cell_text(i, 7)[0];
+			fk.columns = cell_text_array(i, 8);
+			fk.ref_columns = cell_text_array(i, 9);
+			t.def.foreign_keys.push_back(std::move(fk));
 		}
-		run_with_relid(kNotTranslatedSql, relid);
-		for (uint64 i = 0; i < SPI_processed; i++) {
-			t.def.untranslatable.emplace_back(spi_text(i, 1));
-		}
+	}
+	const uint64 nother = catalog_query(kNotTranslatedSql, relid);
+	for (uint64 i = 0; i < nother; i++) {
+		t.def.untranslatable.push_back(cell_text(i, 1));
+	}
 
-		// A key named with pg2d1_use_key() comes first, then the primary key.
-		std::string key_index_name;
-		Oid key_index = InvalidOid;
-		spi_run("SELECT key_index FROM pg2d1.table_keys WHERE relid = $1", {{OIDOID, ObjectIdGetDatum(relid)}}, true);
-		if (SPI_processed > 0) {
-			bool isnull;
-			key_index = DatumGetObjectId(spi_datum(0, 1, &isnull));
-		}
-		if (OidIsValid(key_index)) {
-			spi_run(kUniqueIndexSql, {{OIDOID, ObjectIdGetDatum(relid)}, {OIDOID, ObjectIdGetDatum(key_index)}}, true);
-			if (SPI_processed == 0) {
+	// A key named with pg2d1_use_key() comes first, then the primary key.
+	std::string key_index_name;
+	Oid key_index = InvalidOid;
+	if (catalog_query("SELECT key_index FROM pg2d1.table_keys WHERE relid = $1", relid) > 0) {
+		key_index = cell_oid(0, 1);
+	}
+	if (OidIsValid(key_index)) {
+		const char *display = t.display_name.c_str();
+		const char *qualified = t.qualified_name.c_str();
+		if (catalog_query(kUniqueIndexSql, relid, key_index) == 0) {
+			pg_call([&] {
 				ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-				                errmsg("the key index named for table \"%s\" no longer exists", t.display_name.c_str()),
+				                errmsg("the key index named for table \"%s\" no longer exists", display),
 				                errhint("Name another one with pg2d1_use_key('%s', 'index_name'), or NULL to use "
 				                        "the primary key.",
-				                        t.display_name.c_str())));
-			}
-			std::string iname = spi_text(0, 1);
-			if (!spi_bool(0, 2) || !spi_bool(0, 4)) {
+				                        display)));
+			});
+		}
+		std::string iname = cell_text(0, 1);
+		if (!cell_bool(0, 2) || !cell_bool(0, 4)) {
+			const char *index = iname.c_str();
+			pg_call([&] {
 				ereport(ERROR, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				                errmsg("index \"%s\" cannot be the key of table \"%s\"", iname.c_str(),
-				                       t.display_name.c_str()),
+				                errmsg("index \"%s\" cannot be the key of table \"%s\"", index, display),
 				                errdetail("A key index must be unique, not deferrable, on plain columns, without "
 				                          "a WHERE clause, and every column must be NOT NULL."),
 				                errhint("ALTER TABLE %s ALTER COLUMN … SET NOT NULL, or name another index.",
-				                        t.qualified_name.c_str())));
-			}
-			bool isnull;
-			t.def.primary_key = text_array_values(spi_datum(0, 3, &isnull));
-			t.key_source = "unique index " + quote_ident(iname);
-			key_index_name = iname;
-		} else {
-			run_with_relid(kPrimaryKeySql, relid);
-			for (uint64 i = 0; i < SPI_processed; i++) {
-				t.def.primary_key.emplace_back(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-			}
-			t.key_source = "primary key";
+				                        qualified)));
+			});
 		}
-		if (t.def.primary_key.empty()) {
-			t.key_source.clear();
-			// Suggest a unique index on NOT NULL columns, when there is one.
-			spi_run(kUniqueIndexSql, {{OIDOID, ObjectIdGetDatum(relid)}, {OIDOID, ObjectIdGetDatum(InvalidOid)}}, true);
-			for (uint64 i = 0; i < SPI_processed; i++) {
-				if (spi_bool(i, 2) && spi_bool(i, 4)) {
-					t.key_source = spi_text(i, 1); // the candidate, for the HINT below
-					break;
-				}
+		t.def.primary_key = cell_text_array(0, 3);
+		t.key_source = "unique index " + quote_ident(iname);
+		key_index_name = iname;
+	} else {
+		const uint64 npk = catalog_query(kPrimaryKeySql, relid);
+		for (uint64 i = 0; i < npk; i++) {
+			t.def.primary_key.push_back(cell_text(i, 1));
+		}
+		t.key_source = "primary key";
+	}
+	if (t.def.primary_key.empty()) {
+		t.key_source.clear();
+		// Suggest a unique index on NOT NULL columns, when there is one.
+		const uint64 nunique = catalog_query(kUniqueIndexSql, relid, InvalidOid);
+		for (uint64 i = 0; i < nunique; i++) {
+			if (cell_bool(i, 2) && cell_bool(i, 4)) {
+				t.key_source = cell_text(i, 1); // the candidate, for the HINT below
+				break;
 			}
 		}
+	}
 
-		run_with_relid(kIndexesSql, relid);
-		for (uint64 i = 0; i < SPI_processed; i++) {
-			HeapTuple tup = SPI_tuptable->vals[i];
-			TupleDesc desc = SPI_tuptable->tupdesc;
-			bool isnull;
-			IndexDef idx;
-			idx.name = SPI_getvalue(tup, desc, 1);
-			idx.unique = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
-			idx.columns = text_array_values(SPI_getbinval(tup, desc, 3, &isnull));
-			if (idx.name != key_index_name) { // the key becomes D1's primary key, not a second index
-				t.def.indexes.push_back(std::move(idx));
-			}
+	const uint64 nidx = catalog_query(kIndexesSql, relid);
+	for (uint64 i = 0; i < nidx; i++) {
+		IndexDef idx;
+		idx.name = cell_text(i, 1);
+		idx.unique = cell_bool(i, 2);
+		idx.columns = cell_text_array(i, 3);
+		if (idx.name != key_index_name) { // the key becomes D1's primary key, not a second index
+			t.def.indexes.push_back(std::move(idx));
 		}
-	});
-	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE) {
+	}
+	if (rel.relkind != RELKIND_RELATION && rel.relkind != RELKIND_PARTITIONED_TABLE) {
 		throw Error("42809", "\"" + t.display_name + "\" is not a table", {},
 		            "pg2d1 copies tables; for a view, copy its base tables.");
 	}

@@ -2,8 +2,12 @@
 // values as bound parameters, and the canonical text pg2d1_verify compares on both sides.
 // Must never change a value silently (DESIGN.md invariant 4): every value is written by a
 // documented rule (README "Type mapping") or refused with an error naming the column.
-// Called by the migration worker (migrate.cpp) and pg2d1_verify (verify.cpp), inside
-// pg_call (these read datums and may elog).
+// Boundary: every function here that calls PostgreSQL (reading datums, output functions,
+// detoasting) does so in its own pg_call — one per row for encode_row and canonical_row —
+// so a PostgreSQL error arrives as PgError and they are safe with or without an enclosing
+// pg_call. Their palloc'd scratch (output strings, detoasted values) goes to the current
+// memory context: callers reading many rows reset a context per chunk.
+// Called by the migration worker (migrate.cpp) and pg2d1_verify (verify.cpp).
 #pragma once
 
 #include "catalog.hpp"
@@ -29,13 +33,18 @@ struct EncodedRow {
 // text that is not valid UTF-8.
 void encode_row(const SourceTable &t, HeapTuple tup, TupleDesc desc, size_t max_tuple_bytes, EncodedRow &out);
 
-// The SQLite literal of one value (NaN as the TEXT 'NaN', see README).
+// Appends the SQLite literal of one value (NaN as the TEXT 'NaN', see README).
 void append_d1_literal(std::string &out, const SourceColumn &col, Datum d);
 
 // A value in verify's canonical form: what D1's result cells render for the stored value.
 std::optional<std::string> canonical_value(const SourceColumn &col, Datum d, bool isnull);
+// Every column of a row selected with SourceTable::select_list() in canonical form, into
+// `cells` (resized to the column count; its strings are reused from call to call).
+void canonical_row(const SourceTable &t, HeapTuple tup, TupleDesc desc,
+                   std::vector<std::optional<std::string>> &cells);
 
-// The D1 expression whose rendered cell equals canonical_value() of the PostgreSQL value.
+// The D1 expression whose rendered cell equals canonical_value() of the PostgreSQL value
+// (no PostgreSQL call).
 std::string d1_canonical_expr(const SourceColumn &col);
 
 } // namespace pg2d1

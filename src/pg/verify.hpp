@@ -41,8 +41,28 @@ struct VerifySummary {
 // Walks the table in D1's key order (SQLite compares integers and reals numerically, text
 // byte by byte, BLOBs with memcmp), `range_rows` rows a range. Requires an open SPI
 // connection in a transaction with set_fixed_output_settings() in effect. `emit` is called
-// for every range, then once for the outside row.
+// for every range, then once for the outside row. Safe with or without an enclosing
+// pg_call (PostgreSQL errors arrive as PgError).
+//
+// Memory: PostgreSQL rows are read 1,000 at a time into a memory context that is reset
+// after each chunk and deleted after each range, D1 rows in pages of about 8 MB, so memory
+// does not grow with the table. The palloc'd data is a child of CurrentMemoryContext as it
+// is at the start of each range.
+//
+// between_ranges (optional) is called after each range has been emitted (emit returned),
+// including the last one, and never after the outside row. At that moment verify holds no
+// PostgreSQL resource a commit would invalidate: no portal or cursor is open, nothing it
+// allocated with palloc is still needed, and the SPI connection state is as it was at
+// entry (verify never connects or finishes SPI itself). So the callback may commit the
+// transaction and start a new one (StartTransactionCommand, SPI_connect, a fresh active
+// snapshot); the next range then reads under that snapshot. What the callback must restore
+// itself: an open SPI connection, an active snapshot, and the fixed output settings (a
+// worker's GUC_ACTION_SET survives commits). With a callback each range is its own keyset
+// query (the order key > the last one seen, ORDER BY D1's order, LIMIT range_rows);
+// without one, a single cursor walks the whole table (one sort, when D1's order is not an
+// index's, instead of one per range) and stays open across ranges. `emit` may not commit.
 VerifySummary verify_table(const SourceTable &t, D1Client &client, int64_t range_rows,
-                           const std::function<void(const VerifyRange &)> &emit);
+                           const std::function<void(const VerifyRange &)> &emit,
+                           const std::function<void()> &between_ranges = {});
 
 } // namespace pg2d1
