@@ -2,14 +2,14 @@
 # `make installcheck` runs the pg_regress tests in sql/ against a running server.
 EXTENSION = pg2d1
 MODULE_big = pg2d1
-DATA = sql/pg2d1--0.1.0.sql
+DATA = $(wildcard sql/pg2d1--*.sql)
 PGFILEDESC = "pg2d1 - copy PostgreSQL tables into Cloudflare D1"
 
 CORE_SRCS = $(wildcard src/core/*.cpp)
 PG_SRCS = $(wildcard src/pg/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
-REGRESS = setup boundary credentials ddl
+REGRESS = setup boundary credentials privileges ddl
 REGRESS_OPTS = --load-extension=pg2d1
 
 PG_CONFIG ?= pg_config

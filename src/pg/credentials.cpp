@@ -5,6 +5,8 @@
 
 #include "boundary.hpp"
 #include "guc.hpp"
+#include "job_store.hpp"
+#include "shared_rate.hpp"
 #include "core/error.hpp"
 
 extern "C" {
@@ -17,6 +19,7 @@ extern "C" {
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/syscache.h"
 }
@@ -67,6 +70,68 @@ bool is_uuid(const std::string &s) {
 	return true;
 }
 
+// https://…, or http:// to this machine (127.0.0.0/8, localhost, [::1]) for tests.
+bool api_url_allowed(const std::string &url) {
+	if (url.rfind("https://", 0) == 0) {
+		return url.size() > 8;
+	}
+	if (url.rfind("http://", 0) != 0) {
+		return false;
+	}
+	std::string rest = url.substr(7);
+	std::string host;
+	if (!rest.empty() && rest[0] == '[') {
+		size_t end = rest.find(']');
+		host = end == std::string::npos ? "" : rest.substr(0, end + 1);
+		rest = end == std::string::npos ? "" : rest.substr(end + 1);
+	} else {
+		size_t end = rest.find_first_of(":/?#");
+		host = rest.substr(0, end);
+		rest = end == std::string::npos ? "" : rest.substr(end);
+	}
+	if (!rest.empty() && rest[0] != ':' && rest[0] != '/') {
+		return false;
+	}
+	if (host.find('@') != std::string::npos) {
+		return false; // user@host: never
+	}
+	for (auto &c : host) {
+		c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+	}
+	if (host == "localhost" || host == "[::1]") {
+		return true;
+	}
+	// 127.a.b.c, each part a number 0..255
+	if (host.rfind("127.", 0) != 0) {
+		return false;
+	}
+	int parts = 0;
+	size_t i = 0;
+	while (i <= host.size()) {
+		size_t j = host.find('.', i);
+		std::string part = host.substr(i, j == std::string::npos ? std::string::npos : j - i);
+		if (part.empty() || part.size() > 3 || part.find_first_not_of("0123456789") != std::string::npos ||
+		    std::stoi(part) > 255) {
+			return false;
+		}
+		parts++;
+		if (j == std::string::npos) {
+			break;
+		}
+		i = j + 1;
+	}
+	return parts == 4;
+}
+
+void check_api_url(const std::string &url) {
+	if (!api_url_allowed(url)) {
+		throw Error(sqlstate::kInvalidParameter, "api_url must use https:// (http:// only to this machine)",
+		            "The API token travels in every request; plain HTTP would expose it on the network.",
+		            "Use https://api.cloudflare.com/client/v4 (the default), or http://127.0.0.1:PORT/… for a local "
+		            "D1 server.");
+	}
+}
+
 const char *context_name(Oid catalog) {
 	return catalog == ForeignServerRelationId ? "server"
 	       : catalog == UserMappingRelationId ? "user mapping"
@@ -106,8 +171,8 @@ void validate_options(const std::vector<std::pair<std::string, std::string>> &op
 			            "D1 answers 7400 \"Invalid uuid\" for anything else.",
 			            "Run `wrangler d1 list` or see the dashboard for the database's UUID.");
 		}
-		if (name == "api_url" && value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0) {
-			throw Error(sqlstate::kInvalidParameter, "api_url must start with http:// or https://");
+		if (name == "api_url") {
+			check_api_url(value);
 		}
 		if (name == "api_token") {
 			for (char c : value) {
@@ -202,6 +267,15 @@ Target resolve_target(const std::optional<std::string> &server_name) {
 		}
 	}
 	if (!name) {
+		if (!caller_is_admin()) {
+			throw Error("42501",
+			            "only superusers and members of pg2d1_admin may use the server's environment credentials",
+			            "There is no pg2d1 foreign server, so the CLOUDFLARE_* variables of the PostgreSQL server "
+			            "would be used.",
+			            "CREATE SERVER d1 FOREIGN DATA WRAPPER pg2d1 OPTIONS (account_id '…', database_id '…'); "
+			            "GRANT USAGE ON FOREIGN SERVER d1 TO <role>; CREATE USER MAPPING FOR <role> SERVER d1 "
+			            "OPTIONS (api_token '…');");
+		}
 		t.label = "environment variables";
 		t.config.api_url = guc_api_url ? guc_api_url : "";
 		t.config.account_id = env_or_empty("CLOUDFLARE_ACCOUNT_ID");
@@ -214,6 +288,8 @@ Target resolve_target(const std::optional<std::string> &server_name) {
 			            "CREATE SERVER d1 FOREIGN DATA WRAPPER pg2d1 OPTIONS (account_id '…', database_id '…'); "
 			            "CREATE USER MAPPING FOR CURRENT_USER SERVER d1 OPTIONS (api_token '…');");
 		}
+		check_api_url(t.config.api_url);
+		t.config.rate_limiter = rate_limiter_for(t.config.account_id);
 		return t;
 	}
 	t.label = "server \"" + *name + "\"";
@@ -221,11 +297,13 @@ Target resolve_target(const std::optional<std::string> &server_name) {
 	List *mapping_options = nullptr;
 	bool is_pg2d1 = false;
 	bool has_mapping = false;
+	bool has_usage = false;
 	pg_call([&] {
 		ForeignServer *server = GetForeignServerByName(name->c_str(), false);
 		ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
 		is_pg2d1 = strcmp(fdw->fdwname, "pg2d1") == 0;
 		server_options = server->options;
+		has_usage = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE) == ACLCHECK_OK;
 		// Look the mapping up ourselves so a missing one gets a helpful message.
 		Oid userid = GetUserId();
 		HeapTuple tp =
@@ -244,6 +322,11 @@ Target resolve_target(const std::optional<std::string> &server_name) {
 		throw Error(sqlstate::kInvalidParameter, "server \"" + *name + "\" does not use the pg2d1 foreign-data wrapper",
 		            {}, "CREATE SERVER … FOREIGN DATA WRAPPER pg2d1 OPTIONS (account_id '…', database_id '…');");
 	}
+	if (!has_usage) {
+		throw Error("42501", "permission denied for foreign server " + *name,
+		            "Using a pg2d1 server needs USAGE on it, as with postgres_fdw.",
+		            "GRANT USAGE ON FOREIGN SERVER " + *name + " TO <role>;");
+	}
 	if (!has_mapping) {
 		throw Error("42704", "no user mapping for the current user on server \"" + *name + "\"",
 		            "The D1 API token lives in a user mapping.",
@@ -256,6 +339,8 @@ Target resolve_target(const std::optional<std::string> &server_name) {
 	std::string url = option(sopts, "api_url");
 	t.config.api_url = !url.empty() ? url : (guc_api_url ? guc_api_url : "");
 	t.config.api_token = option(mopts, "api_token");
+	check_api_url(t.config.api_url);
+	t.config.rate_limiter = rate_limiter_for(t.config.account_id);
 	return t;
 }
 

@@ -7,7 +7,9 @@
 #include "catalog.hpp"
 #include "credentials.hpp"
 #include "guc.hpp"
+#include "job_store.hpp"
 #include "jobs.hpp"
+#include "spi_guarded.hpp"
 #include "verify.hpp"
 #include "core/checksum.hpp"
 #include "core/d1_client.hpp"
@@ -19,6 +21,8 @@
 extern "C" {
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "utils/syscache.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "storage/latch.h"
@@ -119,11 +123,6 @@ SourceTable load_table_spi(Oid relid) {
 	SourceTable t = load_source_table(relid);
 	pg_call([] { SPI_finish(); });
 	return t;
-}
-
-Oid get_jobs_seq() {
-	Oid nsp = get_namespace_oid("pg2d1", false);
-	return get_relname_relid("jobs_job_id_seq", nsp);
 }
 
 void notice(const std::string &msg) {
@@ -250,7 +249,7 @@ PG2D1_FUNCTION(pg2d1_setup_schema) {
 namespace pg2d1 {
 namespace {
 
-struct JobRow {
+struct WaitJob {
 	bool found = false;
 	std::string status;
 	std::string last_error;
@@ -262,8 +261,8 @@ struct JobRow {
 	double seconds = 0;
 };
 
-JobRow read_job(int64_t job_id) {
-	JobRow j;
+WaitJob read_job(int64_t job_id) {
+	WaitJob j;
 	pg_call([&] {
 		Oid types[1] = {INT8OID};
 		Datum values[1] = {Int64GetDatum(job_id)};
@@ -288,7 +287,7 @@ JobRow read_job(int64_t job_id) {
 	return j;
 }
 
-struct CheckpointRow {
+struct WaitCheckpoint {
 	int64_t id;
 	int64_t start_id;
 	int64_t end_id;
@@ -298,8 +297,8 @@ struct CheckpointRow {
 };
 
 // Completed checkpoints of the job, and the number of planned ones.
-std::vector<CheckpointRow> completed_checkpoints(int64_t job_id, int64_t &planned) {
-	std::vector<CheckpointRow> out;
+std::vector<WaitCheckpoint> completed_checkpoints(int64_t job_id, int64_t &planned) {
+	std::vector<WaitCheckpoint> out;
 	pg_call([&] {
 		Oid types[1] = {INT8OID};
 		Datum values[1] = {Int64GetDatum(job_id)};
@@ -346,9 +345,9 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 			CHECK_FOR_INTERRUPTS();
 			spi_connect();
 		});
-		JobRow job = read_job(job_id);
+		WaitJob job = read_job(job_id);
 		int64_t planned = 0;
-		std::vector<CheckpointRow> done = completed_checkpoints(job_id, planned);
+		std::vector<WaitCheckpoint> done = completed_checkpoints(job_id, planned);
 		pg_call([] { SPI_finish(); });
 		size_t skipped = 0;
 		for (auto &c : done) {
@@ -398,36 +397,28 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 	}
 }
 
+// Runs `f` with SPI connected (in the caller's transaction).
+template <typename F> auto with_spi(F &&f) -> decltype(f()) {
+	pg_call([] { spi_connect(); });
+	if constexpr (std::is_void_v<decltype(f())>) {
+		f();
+		pg_call([] { SPI_finish(); });
+	} else {
+		auto r = f();
+		pg_call([] { SPI_finish(); });
+		return r;
+	}
+}
+
 std::optional<int64_t> previous_checkpoint_size(Oid relid) {
-	std::optional<int64_t> size;
-	pg_call([&] {
-		spi_connect();
-		Oid types[1] = {OIDOID};
-		Datum values[1] = {ObjectIdGetDatum(relid)};
-		SPI_execute_with_args("SELECT checkpoint_size FROM pg2d1.jobs WHERE relid = $1 AND mode = 'resumable' "
-		                      "ORDER BY job_id DESC LIMIT 1",
-		                      1, types, values, nullptr, true, 0);
-		if (SPI_processed > 0) {
-			size = spi_int64(0, 1);
-		}
-		SPI_finish();
-	});
-	return size;
+	std::optional<JobRow> job = with_spi([&] { return latest_job(relid, true); });
+	return job ? std::optional<int64_t>(job->params.checkpoint_size) : std::nullopt;
 }
 
 // pg2d1.numeric_as_real of the table's last job (how its numeric columns are in D1).
 std::optional<bool> previous_numeric_as_real(Oid relid) {
-	std::optional<bool> v;
-	pg_call([&] {
-		spi_connect();
-		spi_run("SELECT numeric_as_real FROM pg2d1.jobs WHERE relid = $1 ORDER BY job_id DESC LIMIT 1",
-		        {{OIDOID, ObjectIdGetDatum(relid)}}, true);
-		if (SPI_processed > 0) {
-			v = spi_bool(0, 1);
-		}
-		SPI_finish();
-	});
-	return v;
+	std::optional<JobRow> job = with_spi([&] { return latest_job(relid, false); });
+	return job ? std::optional<bool>((job->params.flags & kJobNumericReal) != 0) : std::nullopt;
 }
 
 // Sets a bool for the lifetime of the object.
@@ -442,25 +433,46 @@ struct BoolOverride {
 	}
 };
 
-// A job of this table that is queued or held by a live worker.
-std::optional<int64_t> active_job(Oid relid) {
-	std::optional<int64_t> id;
-	bool launcher = launcher_serves_database(MyDatabaseId);
+// The calling role must be able to log in: the worker runs as it.
+void require_login_role() {
+	bool can_login = false;
+	std::string name;
 	pg_call([&] {
-		spi_connect();
-		Oid types[2] = {OIDOID, BOOLOID};
-		Datum values[2] = {ObjectIdGetDatum(relid), BoolGetDatum(launcher)};
-		SPI_execute_with_args(
-		    "SELECT j.job_id FROM pg2d1.jobs j WHERE j.relid = $1 AND j.status IN ('queued','running') AND "
-		    "(($2 AND j.status = 'queued') OR pg2d1._table_has_worker(j.relid)) "
-		    "ORDER BY j.job_id DESC LIMIT 1",
-		    2, types, values, nullptr, false, 0);
-		if (SPI_processed > 0) {
-			id = spi_int64(0, 1);
+		HeapTuple tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
+		if (HeapTupleIsValid(tup)) {
+			can_login = ((Form_pg_authid)GETSTRUCT(tup))->rolcanlogin;
+			ReleaseSysCache(tup);
 		}
-		SPI_finish();
 	});
-	return id;
+	if (!can_login) {
+		name = pg_call([] { return static_cast<const char *>(GetUserNameFromId(GetUserId(), false)); });
+		throw Error("42501", "role \"" + name + "\" cannot log in, and the migration worker runs as the calling role",
+		            {}, "Call pg2d1_migrate as a login role (RESET ROLE, or SET ROLE to a role with LOGIN).");
+	}
+}
+
+Oid regclass_arg(FunctionCallInfo fcinfo, int n, const char *what) {
+	return pg_call([&] {
+		if (PG_ARGISNULL(n)) {
+			ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be NULL", what)));
+		}
+		return PG_GETARG_OID(n);
+	});
+}
+
+std::string relation_display(Oid relid) {
+	return pg_call([&] {
+		return static_cast<const char *>(DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid))));
+	});
+}
+
+// The caller needs SELECT on the table to act on its jobs.
+void require_select(Oid relid) {
+	bool ok = pg_call([&] { return pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK; });
+	if (!ok) {
+		throw Error("42501", "permission denied for table " + relation_display(relid),
+		            "pg2d1 acts on a table's jobs only for roles that may read the table.");
+	}
 }
 
 } // namespace
@@ -524,63 +536,43 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		throw Error(sqlstate::kInvalidParameter, "target server name is too long");
 	}
 	strlcpy(p.target, target.value_or("").c_str(), sizeof(p.target));
+	require_login_role();
 	(void)resolve_target(target);  // fail here, in the caller's session, on missing credentials
 	(void)load_table_spi(p.relid); // and on a table pg2d1 cannot migrate
 
 	capture_settings(p);
-	if (auto running = active_job(p.relid)) {
+	bool launcher = launcher_serves_database(MyDatabaseId) || launcher_expected_for_database(MyDatabaseId);
+	if (auto running = with_spi([&] { return active_job(p.relid, launcher); })) {
 		notice("job " + std::to_string(*running) + " is already migrating " + display + "; returning its id");
 		if (wait) {
 			wait_for_job(*running, display, nullptr);
 		}
 		PG_RETURN_INT64(*running);
 	}
-	pg_call([&] { p.job_id = DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(get_jobs_seq()))); });
+	p.job_id = with_spi([] { return next_job_id(); });
 	if (wait) {
 		p.flags |= kJobCreateRow;
 		BackgroundWorkerHandle *handle = start_job_worker(p, true);
 		wait_for_job(p.job_id, display, handle);
 		PG_RETURN_INT64(p.job_id);
 	}
-	pg_call([&] {
-		Oid types[18] = {INT8OID, TEXTOID,   OIDOID,  OIDOID,  INT8OID, INT4OID, BOOLOID, TEXTOID, TEXTOID,
-		                 INT8OID, FLOAT8OID, INT4OID, INT4OID, INT4OID, INT4OID, INT4OID, BOOLOID, BOOLOID};
-		Datum values[18] = {Int64GetDatum(p.job_id),
-		                    CStringGetTextDatum(display.c_str()),
-		                    ObjectIdGetDatum(p.relid),
-		                    ObjectIdGetDatum(p.owner),
-		                    Int64GetDatum(p.checkpoint_size),
-		                    Int32GetDatum(p.batch_size),
-		                    BoolGetDatum((p.flags & kJobResume) != 0),
-		                    CStringGetTextDatum(mode.c_str()),
-		                    CStringGetTextDatum(p.target),
-		                    Int64GetDatum(p.depends_on),
-		                    Float8GetDatum(p.requests_per_second),
-		                    Int32GetDatum(p.max_retries),
-		                    Int32GetDatum(p.request_timeout_ms),
-		                    Int32GetDatum(p.max_statement_bytes),
-		                    Int32GetDatum(p.max_request_bytes),
-		                    Int32GetDatum(p.max_statements_per_request),
-		                    BoolGetDatum((p.flags & kJobVerify) != 0),
-		                    BoolGetDatum((p.flags & kJobNumericReal) != 0)};
-		spi_connect();
-		SPI_execute_with_args(
-		    "INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, "
-		    "batch_size, resume, mode, target, depends_on, requests_per_second, max_retries, "
-		    "request_timeout_ms, max_statement_bytes, max_request_bytes, max_statements_per_request, "
-		    "verify, numeric_as_real) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, nullif($9, ''), "
-		    "nullif($10, 0), $11, $12, $13, $14, $15, $16, $17, $18)",
-		    18, types, values, nullptr, false, 0);
-		SPI_finish();
-	});
+	with_spi([&] { insert_job(p, display, "queued"); });
+	std::string why_no_launcher;
 	if (launcher_serves_database(MyDatabaseId)) {
+		wake_launcher_at_commit(); // the launcher takes the job
+	} else if (launcher_expected_for_database(MyDatabaseId)) {
+		// The launcher is (re)starting for this database (e.g. it was created after the server
+		// started): a worker starts now, and the launcher restarts the job if ever needed.
+		start_job_worker(p, false);
 		wake_launcher_at_commit();
 	} else {
 		start_job_worker(p, false);
-		notice("job " + std::to_string(p.job_id) +
-		       " runs in a background worker now; it is not restarted after a server restart because pg2d1 is not "
-		       "in shared_preload_libraries (or pg2d1.database is another database): call pg2d1_migrate again to "
-		       "resume");
+		why_no_launcher = guc_database == nullptr
+		                      ? "pg2d1 is not in shared_preload_libraries"
+		                      : "the launcher watches database \"" + std::string(guc_database) +
+		                            "\" (pg2d1.database), not this one";
+		notice("job " + std::to_string(p.job_id) + " runs in a background worker now; it is not restarted after a " +
+		       "server restart because " + why_no_launcher + ": call pg2d1_migrate again to resume");
 	}
 	PG_RETURN_INT64(p.job_id);
 }
@@ -673,4 +665,154 @@ PG2D1_FUNCTION(pg2d1_verify) {
 		AtEOXact_GUC(true, guc_level);
 	});
 	return (Datum)0;
+}
+
+namespace pg2d1 {
+namespace {
+
+// The D1 name of a table (its relname), for the remote ledger.
+std::string d1_table_name(Oid relid) {
+	return pg_call([&] {
+		const char *name = get_rel_name(relid);
+		if (name == nullptr) {
+			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
+		}
+		return name;
+	});
+}
+
+// Runs one statement on D1's migration_checkpoints with the caller's credentials (the same
+// target rules as every other call); "{table}" in `sql` becomes the table's D1 name literal.
+void update_remote_ledger(const std::optional<std::string> &target, std::string sql, Oid relid) {
+	Target t = resolve_target(target);
+	std::string lit;
+	append_text_literal(lit, d1_table_name(relid));
+	D1Client client(t.config, interrupt_requested);
+	std::vector<Statement> stmts;
+	for (auto &s : checkpoint_table_ddl()) {
+		stmts.push_back({s, {}});
+	}
+	sql.replace(sql.find("{table}"), 7, lit);
+	stmts.push_back({sql, {}});
+	client.batch(stmts);
+}
+
+} // namespace
+} // namespace pg2d1
+
+// pg2d1_cancel(job bigint) → boolean: CAS to 'cancelled'; the worker gets SIGTERM at commit.
+PG2D1_FUNCTION(pg2d1_cancel) {
+	int64_t job = 0;
+	bool null_arg = false;
+	pg_call([&] {
+		null_arg = PG_ARGISNULL(0);
+		if (!null_arg) {
+			job = PG_GETARG_INT64(0);
+		}
+	});
+	if (null_arg) {
+		PG_RETURN_BOOL(false);
+	}
+	bool cancelled = with_spi([&] { return cancel_job(job); });
+	PG_RETURN_BOOL(cancelled);
+}
+
+// pg2d1_reset_stuck(tbl regclass, target text) → integer
+PG2D1_FUNCTION(pg2d1_reset_stuck) {
+	Oid relid = regclass_arg(fcinfo, 0, "table");
+	std::optional<std::string> target = text_arg(fcinfo, 1);
+	require_select(relid);
+	bool live = with_spi([&] {
+		spi_exec("SELECT pg2d1._table_has_worker($1)", {oid_arg(relid)});
+		return get_bool(0, 1);
+	});
+	if (live) {
+		throw Error("55006", "a pg2d1 worker is migrating " + relation_display(relid) + " right now", {},
+		            "Cancel it first with pg2d1_cancel(job_id).");
+	}
+	int n = with_spi([&] { return reset_stuck_local(relid); });
+	update_remote_ledger(
+	    target, "UPDATE migration_checkpoints SET status = 'pending' WHERE table_name = {table} AND status = 'in_progress'",
+	    relid);
+	PG_RETURN_INT32(n);
+}
+
+// pg2d1_retry_failed(tbl regclass, target text, wait boolean) → bigint job id
+PG2D1_FUNCTION(pg2d1_retry_failed) {
+	Oid relid = regclass_arg(fcinfo, 0, "table");
+	std::optional<std::string> target = text_arg(fcinfo, 1);
+	bool wait = pg_call([&] { return PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2); });
+	require_select(relid);
+	with_spi([&] { (void)retry_failed_local(relid); });
+	update_remote_ledger(target,
+	                     "UPDATE migration_checkpoints SET status = 'pending', error_message = NULL WHERE table_name = "
+	                     "{table} AND status = 'failed'",
+	                     relid);
+	int64_t job = with_spi([&] {
+		spi_exec("SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
+		         "ON n.oid OPERATOR(pg_catalog.=) e.extnamespace WHERE e.extname OPERATOR(pg_catalog.=) 'pg2d1'",
+		         {}, true);
+		std::string schema = get_text(0, 1);
+		spi_exec("SELECT " + schema + ".pg2d1_migrate($1::pg_catalog.oid::pg_catalog.regclass, target => $2, wait => $3)",
+		         {oid_arg(relid), text_arg(target.value_or(""), true), bool_arg(wait)});
+		return get_int64(0, 1);
+	});
+	PG_RETURN_INT64(job);
+}
+
+// pg2d1_reset(tbl regclass, target text) → integer: forgets the caller's jobs of the table
+// (an admin's: all) and the table's rows of D1's migration_checkpoints.
+PG2D1_FUNCTION(pg2d1_reset) {
+	Oid relid = regclass_arg(fcinfo, 0, "table");
+	std::optional<std::string> target = text_arg(fcinfo, 1);
+	require_select(relid);
+	if (with_spi([&] { return table_has_active_job(relid, false); })) {
+		throw Error("55006", "a pg2d1 job for " + relation_display(relid) + " is queued or running", {},
+		            "Cancel it first with pg2d1_cancel(job_id), or pg2d1_reset_stuck if its worker is gone.");
+	}
+	if (with_spi([&] { return table_has_other_roles_jobs(relid); })) {
+		throw Error("42501", "other roles have pg2d1 jobs for " + relation_display(relid),
+		            "pg2d1_reset forgets the table's checkpoints in D1 too, which their jobs rely on.",
+		            "Ask a member of pg2d1_admin to reset it.");
+	}
+	int n = with_spi([&] { return delete_table_jobs(relid); });
+	update_remote_ledger(target, "DELETE FROM migration_checkpoints WHERE table_name = {table}", relid);
+	PG_RETURN_INT32(n);
+}
+
+// pg2d1_use_key(tbl regclass, key_index regclass) → text: the caller must own the table.
+PG2D1_FUNCTION(pg2d1_use_key) {
+	Oid relid = regclass_arg(fcinfo, 0, "table");
+	Oid index = pg_call([&] { return PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1); });
+	std::string tbl = relation_display(relid);
+	if (!pg_call([&] { return pg_class_ownercheck(relid, GetUserId()); })) {
+		throw Error("42501", "must be owner of table " + tbl);
+	}
+	std::string result;
+	if (!OidIsValid(index)) {
+		with_spi([&] { set_table_key(relid, InvalidOid); });
+		result = tbl + ": pg2d1 uses the primary key";
+	} else {
+		std::string idx = relation_display(index);
+		with_spi([&] {
+			uint64 n = spi_exec(
+			    "SELECT i.indrelid, i.indisunique AND i.indexprs IS NULL AND i.indpred IS NULL AND i.indimmediate AND "
+			    "(SELECT pg_catalog.bool_and(a.attnotnull) FROM pg_catalog.pg_attribute a WHERE a.attrelid = "
+			    "i.indrelid AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::pg_catalog.int2[])) "
+			    "FROM pg_catalog.pg_index i WHERE i.indexrelid OPERATOR(pg_catalog.=) $1",
+			    {oid_arg(index)}, true);
+			if (n == 0 || get_oid(0, 1) != relid) {
+				throw Error("42704", idx + " is not an index of table " + tbl);
+			}
+			if (!get_bool(0, 2)) {
+				throw Error("42P17", "index " + idx + " cannot be the key of table " + tbl,
+				            "A key index must be unique, not deferrable, on plain columns, without a WHERE clause, "
+				            "and every column must be NOT NULL.");
+			}
+			set_table_key(relid, index);
+		});
+		result = tbl + ": pg2d1 walks and upserts by " + idx;
+	}
+	text *t = pg_call([&] { return cstring_to_text(result.c_str()); });
+	PG_RETURN_TEXT_P(t);
 }

@@ -73,13 +73,16 @@ void capture_settings(JobParams &p) {
 	p.flags = guc_numeric_as_real ? (p.flags | kJobNumericReal) : (p.flags & ~uint32_t(kJobNumericReal));
 }
 
+// Job settings within the ranges of their GUCs (the job row's CHECK constraints say the same;
+// this keeps the worker safe whatever the row holds).
 void apply_settings(const JobParams &p) {
-	guc_requests_per_second = p.requests_per_second;
-	guc_max_statement_bytes = p.max_statement_bytes;
-	guc_max_request_bytes = p.max_request_bytes;
-	guc_request_timeout_ms = p.request_timeout_ms;
-	guc_max_retries = p.max_retries;
-	guc_max_statements_per_request = p.max_statements_per_request;
+	auto clamp = [](double v, double lo, double hi) { return v < lo ? lo : (v > hi ? hi : v); };
+	guc_requests_per_second = clamp(p.requests_per_second, 0, 10000);
+	guc_max_statement_bytes = static_cast<int>(clamp(p.max_statement_bytes, 1000, 100000));
+	guc_max_request_bytes = static_cast<int>(clamp(p.max_request_bytes, 1000, 50000000));
+	guc_request_timeout_ms = static_cast<int>(clamp(p.request_timeout_ms, 1000, 600000));
+	guc_max_retries = static_cast<int>(clamp(p.max_retries, 0, 100));
+	guc_max_statements_per_request = static_cast<int>(clamp(p.max_statements_per_request, 2, 10000));
 	guc_numeric_as_real = (p.flags & kJobNumericReal) != 0;
 }
 

@@ -62,6 +62,9 @@ BackgroundWorkerHandle *start_job_worker(const JobParams &params, bool notify);
 void request_shared_memory();             // from _PG_init
 void register_launcher();                 // from _PG_init
 bool launcher_serves_database(Oid dboid); // a live launcher handles this database
+// pg2d1 is preloaded and pg2d1.database names this database: its launcher is running or
+// (re)starting, and will take queued jobs.
+bool launcher_expected_for_database(Oid dboid);
 void wake_launcher_at_commit();           // sets the launcher's latch when this transaction commits
 void set_launcher(bool running);          // called by the launcher itself
 extern "C" PGDLLEXPORT void pg2d1_launcher_main(Datum arg);

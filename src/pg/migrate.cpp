@@ -1,17 +1,21 @@
 // migrate.cpp — the migration driver run by a pg2d1 worker (see migrate.hpp).
-// Must never hold a transaction open while waiting on D1, and never mark a checkpoint
-// completed unless D1 acknowledged the request that carried its last rows.
+// Must never hold a transaction open while waiting on D1, never mark a checkpoint completed
+// unless D1 acknowledged the request that carried its last rows, and never skip a range
+// D1 no longer holds (ranges are contiguous over the whole key space; a skip is checked
+// against PostgreSQL's count, D1's ledger and D1's data).
 // Called by pg2d1_worker_main in worker.cpp.
 #include "migrate.hpp"
 
 #include "boundary.hpp"
-#include "spi.hpp"
 #include "catalog.hpp"
-#include "rows.hpp"
-#include "verify.hpp"
 #include "credentials.hpp"
 #include "guc.hpp"
+#include "job_store.hpp"
+#include "rows.hpp"
+#include "spi.hpp"
+#include "spi_guarded.hpp"
 #include "txn.hpp"
+#include "verify.hpp"
 #include "core/async_sender.hpp"
 #include "core/batch_planner.hpp"
 #include "core/d1_schema.hpp"
@@ -21,30 +25,35 @@
 extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 }
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
-#include <set>
+#include <memory>
 #include <utility>
 
 namespace pg2d1 {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using Key = std::vector<std::string>;
 constexpr int kFetchRows = 5000;
-constexpr size_t kSenderQueue = 2; // requests waiting for the sender thread (≈ 2 MB)
+constexpr size_t kSenderQueue = 2;       // requests waiting for the sender thread (≈ 2 MB)
+constexpr double kWaitFirstS = 5;        // first pause while D1 is unreachable …
+constexpr double kWaitMaxS = 300;        // … doubling up to this
+constexpr size_t kCountsPerRequest = 50; // D1 range counts checked per request
 
 // Peak resident set of this worker process, in kB (includes shared buffers it touched).
 int64_t peak_rss_kb() {
@@ -52,104 +61,90 @@ int64_t peak_rss_kb() {
 	return getrusage(RUSAGE_SELF, &ru) == 0 ? static_cast<int64_t>(ru.ru_maxrss) : 0;
 }
 
-struct Checkpoint {
-	int64_t ledger_id = 0; // pg2d1.checkpoints.id
-	int64_t first = 0;     // ids: the key for one integer key column, else row ordinals
-	int64_t last = 0;
-	std::vector<std::string> first_key; // text output of each key column of the first row
-	std::vector<std::string> last_key;  // … and of the last row
-	int64_t count = 0;
-	std::string status;
-};
-
-// A text[] datum (inside pg_call).
-Datum text_array(const std::vector<std::string> &values) {
-	std::vector<Datum> elems;
-	for (auto &v : values) {
-		elems.push_back(CStringGetTextDatum(v.c_str()));
+// Sleeps `seconds` on the latch, waking for interrupts (a cancel or shutdown throws).
+void sleep_interruptibly(double seconds) {
+	auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+	while (Clock::now() < until) {
+		long ms = static_cast<long>(std::min(1000.0, std::chrono::duration<double, std::milli>(until - Clock::now()).count()));
+		pg_call([&] {
+			(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, std::max(ms, 1L), PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		});
 	}
-	return PointerGetDatum(
-	    construct_array(elems.data(), static_cast<int>(elems.size()), TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-// Column `col` of SPI result row `row` as a vector of strings (inside pg_call).
-std::vector<std::string> spi_text_array(uint64 row, int col) {
-	bool isnull;
-	Datum d = spi_datum(row, col, &isnull);
-	return isnull ? std::vector<std::string>{} : text_array_values(d);
-}
-
-// Runs `sql` with text parameters $1…$n (inside pg_call).
-void spi_run_text_params(const std::string &sql, const std::vector<const std::vector<std::string> *> &groups,
-                         bool read_only) {
-	std::vector<Oid> types;
-	std::vector<Datum> values;
-	for (auto *g : groups) {
-		for (auto &v : *g) {
-			types.push_back(TEXTOID);
-			values.push_back(CStringGetTextDatum(v.c_str()));
-		}
+std::string error_text(const std::exception &e) {
+	if (auto *ce = dynamic_cast<const Error *>(&e)) {
+		return std::string(ce->what()) + (ce->detail().empty() ? "" : ": " + ce->detail());
 	}
-	if (SPI_execute_with_args(sql.c_str(), static_cast<int>(values.size()), types.data(), values.data(), nullptr,
-	                          read_only, 0) < 0) {
-		elog(ERROR, "pg2d1: internal query failed: %s", sql.c_str());
+	if (auto *pe = dynamic_cast<const PgError *>(&e)) {
+		return std::string(pe->what()) + (pe->detail().empty() ? "" : ": " + pe->detail());
 	}
+	return e.what();
 }
 
 class Migration {
   public:
-	Migration(const JobParams &p) : p_(p) {}
+	explicit Migration(const JobParams &p) : p_(p) {}
 	void run();
 
   private:
 	bool claim_job();
 	void wait_for_dependency();
 	void prepare();
-	void plan(const Checkpoint *after);
-	void copy(Checkpoint &cp, size_t index);
-	void mark_local(const Checkpoint &cp, const char *status, const std::string &error, int64_t rows);
-	void mark_remote_failed(const Checkpoint &cp, const std::string &message);
-	void update_job_progress(bool force);
-	void set_phase(const std::string &phase);
-	std::string where_range(const Checkpoint &cp) const;
-	std::string range_display(const Checkpoint &cp) const;
+	void start_sender();
+	std::string fingerprint() const;
+	std::vector<CheckpointRow> plan_ranges(const std::optional<Key> &after, int64_t label_base);
+	void plan(bool have_ledger, bool d1_created, bool start_over);
+	void check_skips(std::vector<CheckpointRow> &cps, bool carried);
+	int64_t pg_count(const std::optional<Key> &after, const std::optional<Key> &through);
+	void copy(CheckpointRow &cp, size_t index);
+	void wait_out(const Error &e);
+	void fail_checkpoint(CheckpointRow &cp, const std::string &message);
+	void mark_remote_failed(const CheckpointRow &cp, const std::string &message);
+	void update_progress(bool force);
+	void report_activity(const std::string &phase);
+	void set_job_phase(const std::string &phase);
+	std::string where_range(const CheckpointRow &cp) const;
+	std::string range_display(const CheckpointRow &cp) const;
+	std::string key_text(const Key &k) const;
 	void verify();
 
 	JobParams p_;
 	std::optional<D1Client> client_;        // bookkeeping requests, on this thread
 	std::optional<D1Client> sender_client_; // data requests, on the sender thread only
 	std::optional<AsyncSender> sender_;     // declared after its client: destroyed first
-	ClientStats sender_stats_;              // snapshot taken while the sender is idle
+	ClientStats sender_stats_;              // of finished senders plus the live one when idle
+	ClientStats sender_stats_done_;         // of senders already replaced
 	Target target_;
 	SourceTable table_;
 	DdlOptions ddl_options_;
 	std::string table_lit_;
-	std::vector<Checkpoint> checkpoints_;
+	std::vector<CheckpointRow> checkpoints_;
 	std::map<std::pair<int64_t, int64_t>, int64_t> remote_completed_;
 	int64_t rows_total_ = 0;
 	int64_t rows_done_ = 0; // acknowledged by D1 (or completed earlier)
+	int waits_ = 0;         // consecutive waits for D1
 	Clock::time_point last_progress_ = Clock::now();
 	MemoryContext batch_context_ = nullptr;
 };
 
-std::string Migration::where_range(const Checkpoint &cp) const {
-	return " WHERE table_name = " + table_lit_ + " AND start_id = " + std::to_string(cp.first) +
-	       " AND end_id = " + std::to_string(cp.last);
+std::string Migration::where_range(const CheckpointRow &cp) const {
+	return " WHERE table_name = " + table_lit_ + " AND start_id = " + std::to_string(cp.start_id) +
+	       " AND end_id = " + std::to_string(cp.end_id);
 }
 
-// "id 1..5000" or "(a, b) (1, x)..(9, z)", for the progress and errors.
-std::string Migration::range_display(const Checkpoint &cp) const {
-	if (table_.integer_key) {
-		return table_.columns[table_.key_columns[0]].name + " " + std::to_string(cp.first) + ".." +
-		       std::to_string(cp.last);
+std::string Migration::key_text(const Key &k) const {
+	std::string out;
+	for (auto &x : k) {
+		out += (out.empty() ? "" : ", ") + x;
 	}
-	auto row = [](const std::vector<std::string> &v) {
-		std::string out;
-		for (auto &x : v) {
-			out += (out.empty() ? "" : ", ") + x;
-		}
-		return v.size() == 1 ? out : "(" + out + ")";
-	};
+	return k.size() == 1 ? out : "(" + out + ")";
+}
+
+// "id 1..5000", "id > 5000", "(a, b) > (1, x) and <= (9, z)", for the progress and errors.
+std::string Migration::range_display(const CheckpointRow &cp) const {
 	std::string names;
 	for (int k : table_.key_columns) {
 		names += (names.empty() ? "" : ", ") + table_.columns[k].name;
@@ -157,170 +152,161 @@ std::string Migration::range_display(const Checkpoint &cp) const {
 	if (table_.key_columns.size() > 1) {
 		names = "(" + names + ")";
 	}
-	return names + " " + row(cp.first_key) + ".." + row(cp.last_key) + " (rows " + std::to_string(cp.first) + ".." +
-	       std::to_string(cp.last) + ")";
+	if (cp.after_key && cp.through_key) {
+		return names + " > " + key_text(*cp.after_key) + " and <= " + key_text(*cp.through_key);
+	}
+	if (cp.after_key) {
+		return names + " > " + key_text(*cp.after_key);
+	}
+	if (cp.through_key) {
+		return names + " <= " + key_text(*cp.through_key);
+	}
+	return "all rows";
 }
 
-void Migration::set_phase(const std::string &phase) {
+void Migration::report_activity(const std::string &phase) {
 	std::string activity = "pg2d1 job " + std::to_string(p_.job_id) + ": " + table_.display_name + ": " + phase;
 	pg_call([&] { pgstat_report_activity(STATE_RUNNING, activity.c_str()); });
+}
+
+void Migration::set_job_phase(const std::string &phase) {
+	report_activity(phase);
+	in_transaction([&] { set_phase(p_.job_id, phase); });
 }
 
 // Takes the table lock and the job row. False when the job is not ours to run.
 bool Migration::claim_job() {
 	bool locked = false;
 	in_transaction([&] {
-		pg_call([&] {
-			spi_run("SELECT pg_catalog.pg_try_advisory_lock($1)", {{INT8OID, Int64GetDatum(table_lock_key(p_.relid))}},
-			        false);
-			locked = spi_bool(0, 1);
-		});
+		spi_exec("SELECT pg_catalog.pg_try_advisory_lock($1)", {int8_arg(table_lock_key(p_.relid))});
+		locked = get_bool(0, 1);
 	});
 	if (!locked) {
-		throw Error("55006", "another pg2d1 worker is migrating this table", {},
-		            "Watch it in pg2d1_progress; pg2d1_migrate returns the running job's id.");
+		// Another live worker has the table (started by the launcher and by pg2d1_migrate at
+		// once, say): it does the work; this one leaves the job as it is.
+		pg_call([&] {
+			ereport(LOG, (errmsg("pg2d1: job %lld: another worker holds table \"%s\"; this one exits",
+			                     static_cast<long long>(p_.job_id), get_rel_name(p_.relid))));
+		});
+		return false;
 	}
 	// The job row: inserted by us (wait => true) or by the caller (wait for its commit).
-	std::string status;
-	for (int attempt = 0; attempt < 600 && status.empty(); attempt++) {
+	std::optional<JobRow> job;
+	for (int attempt = 0; attempt < 600 && !job; attempt++) {
 		in_transaction([&] {
 			table_ = load_source_table(p_.relid);
-			pg_call([&] {
-				if (p_.flags & kJobCreateRow) {
-					spi_run(
-					    "INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, "
-					    "batch_size, resume, mode, target, depends_on, requests_per_second, max_retries, "
-					    "request_timeout_ms, max_statement_bytes, max_request_bytes, max_statements_per_request, "
-					    "verify, numeric_as_real) "
-					    "VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, nullif($9, ''), nullif($10, 0), $11, $12, "
-					    "$13, $14, $15, $16, $17, $18) ON CONFLICT (job_id) DO NOTHING",
-					    {{INT8OID, Int64GetDatum(p_.job_id)},
-					     {TEXTOID, CStringGetTextDatum(table_.display_name.c_str())},
-					     {OIDOID, ObjectIdGetDatum(p_.relid)},
-					     {OIDOID, ObjectIdGetDatum(p_.owner)},
-					     {INT8OID, Int64GetDatum(p_.checkpoint_size)},
-					     {INT4OID, Int32GetDatum(p_.batch_size)},
-					     {BOOLOID, BoolGetDatum((p_.flags & kJobResume) != 0)},
-					     {TEXTOID, CStringGetTextDatum((p_.flags & kJobTraditional) ? "traditional" : "resumable")},
-					     {TEXTOID, CStringGetTextDatum(p_.target)},
-					     {INT8OID, Int64GetDatum(p_.depends_on)},
-					     {FLOAT8OID, Float8GetDatum(p_.requests_per_second)},
-					     {INT4OID, Int32GetDatum(p_.max_retries)},
-					     {INT4OID, Int32GetDatum(p_.request_timeout_ms)},
-					     {INT4OID, Int32GetDatum(p_.max_statement_bytes)},
-					     {INT4OID, Int32GetDatum(p_.max_request_bytes)},
-					     {INT4OID, Int32GetDatum(p_.max_statements_per_request)},
-					     {BOOLOID, BoolGetDatum((p_.flags & kJobVerify) != 0)},
-					     {BOOLOID, BoolGetDatum((p_.flags & kJobNumericReal) != 0)}},
-					    false);
-				}
-				// read_only = false: a new command id, so the row inserted just above is seen.
-				spi_run("SELECT status FROM pg2d1.jobs WHERE job_id = $1", {{INT8OID, Int64GetDatum(p_.job_id)}},
-				        false);
-				if (SPI_processed > 0) {
-					status = spi_text(0, 1);
-				}
-			});
+			if (p_.flags & kJobCreateRow) {
+				insert_job(p_, table_.display_name, "running");
+			}
+			job = load_job(p_.job_id);
 		});
-		if (status.empty()) {
-			pg_call([] {
-				(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100L, PG_WAIT_EXTENSION);
-				ResetLatch(MyLatch);
-				CHECK_FOR_INTERRUPTS();
-			});
+		if (!job) {
+			sleep_interruptibly(0.1);
 		}
 	}
-	if (status != "queued" && status != "running") {
-		return false; // cancelled, finished, or never committed by its caller
+	if (!job) {
+		return false; // never committed by its caller
 	}
-	in_transaction([&] {
-		pg_call([&] {
-			spi_run("UPDATE pg2d1.jobs SET status = 'running', pid = pg_backend_pid(), phase = 'starting', "
-			        "last_error = NULL, updated_at = clock_timestamp() WHERE job_id = $1",
-			        {{INT8OID, Int64GetDatum(p_.job_id)}}, false);
-		});
-	});
-	return true;
+	bool claimed = false;
+	in_transaction([&] { claimed = pg2d1::claim_job(p_.job_id); });
+	return claimed;
 }
 
 void Migration::wait_for_dependency() {
 	if (p_.depends_on == 0) {
 		return;
 	}
-	set_phase("waiting for job " + std::to_string(p_.depends_on));
+	report_activity("waiting for job " + std::to_string(p_.depends_on));
 	for (;;) {
 		std::string status;
 		in_transaction([&] {
-			pg_call([&] {
-				spi_run("SELECT status FROM pg2d1.jobs WHERE job_id = $1", {{INT8OID, Int64GetDatum(p_.depends_on)}},
-				        true);
-				status = SPI_processed ? spi_text(0, 1) : "missing";
-			});
+			std::optional<JobRow> dep = load_job(p_.depends_on);
+			status = dep ? dep->status : "missing";
 		});
 		if (status == "completed") {
 			return;
 		}
-		if (status == "failed" || status == "cancelled" || status == "missing") {
+		if (status == "failed" || status == "cancelled" || status == "missing" || status == "paused") {
 			throw Error("55000", "job " + std::to_string(p_.depends_on) + ", which this job follows, is " + status, {},
 			            "Fix that table first; pg2d1_migrate_all copies tables in foreign-key order.");
 		}
-		pg_call([] {
-			(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 500L, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
-		});
+		sleep_interruptibly(0.5);
 	}
 }
 
-void Migration::prepare() {
-	set_phase("preparing");
-	in_transaction([&] {
-		target_ = resolve_target(p_.target[0] ? std::optional<std::string>(p_.target) : std::nullopt);
-		pg_call([&] {
-			std::string sql = "SELECT count(*) FROM " + table_.qualified_name;
-			spi_run(sql.c_str(), {}, true);
-			rows_total_ = spi_int64(0, 1);
-			spi_run("UPDATE pg2d1.jobs SET rows_total = $2, phase = 'planning' WHERE job_id = $1",
-			        {{INT8OID, Int64GetDatum(p_.job_id)}, {INT8OID, Int64GetDatum(rows_total_)}}, false);
-			batch_context_ = AllocSetContextCreate(TopMemoryContext, "pg2d1 row batch", ALLOCSET_DEFAULT_SIZES);
-		});
-	});
-	table_lit_.clear();
-	append_text_literal(table_lit_, table_.def.name);
-	client_.emplace(target_.config, interrupt_requested);
-	// The sender thread's own client: polls only flags (never PostgreSQL) to stop early.
-	sender_client_.emplace(target_.config,
-	                       [this] { return interrupt_requested() || (sender_ && sender_->stopping()); });
+// What the D1 table's rows were written against: columns, their D1 types, numeric mode. A
+// range sent under another fingerprint is sent again.
+std::string Migration::fingerprint() const {
+	std::string out;
+	for (auto &c : table_.def.columns) {
+		out += (out.empty() ? "" : ",") + c.name + " " + sqlite_type_for(value_kind_for(c.typname, c.typcategory));
+	}
+	return out + ((p_.flags & kJobNumericReal) ? "; numeric as REAL" : "");
+}
+
+void Migration::start_sender() {
+	if (sender_client_) {
+		ClientStats s = sender_client_->stats();
+		sender_stats_done_.requests += s.requests;
+		sender_stats_done_.retries += s.retries;
+		sender_stats_done_.bytes_sent += s.bytes_sent;
+	}
+	sender_.reset(); // joins the thread before its client goes
+	sender_client_.reset();
 	sender_.emplace([this](std::vector<Statement> &&statements) { sender_client_->batch(statements); }, kSenderQueue,
 	                [] { return interrupt_requested(); });
+	// The client polls only flags (never PostgreSQL) to stop early; the token outlives the sender.
+	auto token = sender_->stop_token();
+	sender_client_.emplace(target_.config, [token] { return interrupt_requested() || token->load(); });
+	sender_stats_ = sender_stats_done_;
+}
+
+void Migration::prepare() {
+	report_activity("preparing");
+	in_transaction([&] {
+		target_ = resolve_target(p_.target[0] ? std::optional<std::string>(p_.target) : std::nullopt);
+		spi_exec("SELECT count(*) FROM " + table_.qualified_name, {}, true);
+		rows_total_ = get_int64(0, 1);
+		set_rows_total(p_.job_id, rows_total_);
+		set_phase(p_.job_id, "planning");
+	});
+	if (batch_context_ == nullptr) {
+		batch_context_ = pg_call(
+		    [] { return AllocSetContextCreate(TopMemoryContext, "pg2d1 row batch", ALLOCSET_DEFAULT_SIZES); });
+	}
+	table_lit_.clear();
+	append_text_literal(table_lit_, table_.def.name);
+	remote_completed_.clear();
+	client_.emplace(target_.config, interrupt_requested);
+	start_sender();
 
 	bool traditional = p_.flags & kJobTraditional;
 	bool have_ledger = false;
 	in_transaction([&] {
-		pg_call([&] {
-			spi_run("SELECT 1 FROM pg2d1.checkpoints WHERE job_id = $1", {{INT8OID, Int64GetDatum(p_.job_id)}}, true,
-			        1);
-			have_ledger = SPI_processed > 0;
-		});
+		have_ledger = spi_exec("SELECT 1 FROM pg2d1.checkpoints WHERE job_id = $1", {int8_arg(p_.job_id)}, true, 1) > 0;
 	});
-	std::vector<Statement> stmts;
-	for (auto &ddl : checkpoint_table_ddl()) {
-		stmts.push_back({ddl, {}});
-	}
 	// A D1 table of another shape is reported, never written into; foreign keys are created
 	// to tables D1 already has (pg2d1_migrate_all loads parents first).
 	check_d1_table_matches(*client_, table_.def, table_.display_name);
+	std::vector<std::string> d1_tables = d1_table_names(*client_);
+	bool d1_created = std::find(d1_tables.begin(), d1_tables.end(), table_.def.name) == d1_tables.end();
 	ddl_options_.all_tables_known = true;
-	ddl_options_.migrated_tables = d1_table_names(*client_);
+	ddl_options_.migrated_tables = d1_tables;
 	ddl_options_.migrated_tables.push_back(table_.def.name);
 	DdlResult ddl = translate_table(table_.def, ddl_options_);
+	std::vector<Statement> stmts;
+	for (auto &s : checkpoint_table_ddl()) {
+		stmts.push_back({s, {}});
+	}
 	stmts.push_back({ddl.statements.front(), {}}); // the table; indexes come after the load
 	bool start_over = !have_ledger && (!(p_.flags & kJobResume) || traditional);
-	if (start_over) {
+	if (start_over || d1_created) {
+		// A table D1 did not have holds none of the ranges its ledger may list: forget them
+		// in the same request that creates it.
 		stmts.push_back({"DELETE FROM migration_checkpoints WHERE table_name = " + table_lit_, {}});
 	}
 	client_->batch(stmts);
-	if (!start_over) {
+	if (!start_over && !d1_created) {
 		StatementResult r = client_->raw({"SELECT CAST(start_id AS TEXT), CAST(end_id AS TEXT), records_processed "
 		                                  "FROM migration_checkpoints WHERE status = 'completed' AND table_name = ?1",
 		                                  {table_.def.name}});
@@ -330,183 +316,275 @@ void Migration::prepare() {
 			}
 		}
 	}
-	if (have_ledger) {
-		// Resuming this job (restart, crash): its own ledger is the plan. A checkpoint counts
-		// as done only when both the ledger and D1 say so.
-		in_transaction([&] {
-			pg_call([&] {
-				spi_run("UPDATE pg2d1.checkpoints SET status = 'pending' WHERE job_id = $1 AND status = 'in_progress'",
-				        {{INT8OID, Int64GetDatum(p_.job_id)}}, false);
-				spi_run("SELECT id, start_id, end_id, records_processed, status, start_key, end_key "
-				        "FROM pg2d1.checkpoints WHERE job_id = $1 ORDER BY start_id",
-				        {{INT8OID, Int64GetDatum(p_.job_id)}}, true);
-				for (uint64 i = 0; i < SPI_processed; i++) {
-					Checkpoint cp;
-					cp.ledger_id = spi_int64(i, 1);
-					cp.first = spi_int64(i, 2);
-					cp.last = spi_int64(i, 3);
-					cp.count = spi_int64(i, 4);
-					cp.status = spi_text(i, 5);
-					cp.first_key = spi_text_array(i, 6);
-					cp.last_key = spi_text_array(i, 7);
-					checkpoints_.push_back(cp);
-				}
-			});
-		});
-		for (auto &cp : checkpoints_) {
-			auto it = remote_completed_.find({cp.first, cp.last});
-			if (cp.status == "completed" && !traditional && (it == remote_completed_.end() || it->second != cp.count)) {
-				cp.status = "pending"; // D1 disagrees: send the range again
-			}
-			if (cp.status == "completed") {
-				rows_done_ += cp.count;
-			}
-		}
-	} else {
-		plan(nullptr);
-	}
+	plan(have_ledger, d1_created, start_over);
+	in_transaction([&] { set_d1_columns(p_.job_id, fingerprint()); });
 }
 
-// Plans checkpoints after the checkpoint `after` (all when null) and records them in the
-// ledger: every checkpoint_size-th row of the key order starts one. Ids are the key for a
-// single integer key, else row ordinals counted on from `after`.
-void Migration::plan(const Checkpoint *after) {
-	set_phase("planning checkpoints");
+// Plans ranges of checkpoint_size rows in key order after `after` (from the start when
+// none): each range is (previous range's last key, its own last key], the last one open
+// above. Labels: the first and last key for one integer key column, else row ordinals
+// counted on from `label_base`.
+std::vector<CheckpointRow> Migration::plan_ranges(const std::optional<Key> &after, int64_t label_base) {
+	report_activity("planning checkpoints");
 	bool traditional = p_.flags & kJobTraditional;
 	int64_t size = traditional ? INT64_MAX : p_.checkpoint_size;
+	const size_t nkeys = table_.key_columns.size();
 	const std::string keys = table_.key_list();
 	std::string sql = "SELECT pg2d1_rn, pg2d1_last";
-	for (size_t k = 0; k < table_.key_columns.size(); k++) {
-		sql += ", " + quote_ident(table_.columns[table_.key_columns[k]].name);
+	for (size_t k = 0; k < nkeys; k++) {
+		sql += ", " + quote_ident(table_.columns[table_.key_columns[k]].name) + "::text";
 	}
 	sql += " FROM (SELECT " + keys +
 	       ", row_number() OVER w AS pg2d1_rn, lead(true) OVER w IS NULL AS pg2d1_last FROM " + table_.qualified_name +
 	       (after ? " WHERE " + table_.key_compare(">", 1) : "") + " WINDOW w AS (ORDER BY " + keys +
 	       ")) s WHERE (pg2d1_rn - 1) % " + std::to_string(size) + " = 0 OR pg2d1_rn % " + std::to_string(size) +
 	       " = 0 OR pg2d1_last ORDER BY pg2d1_rn";
-	const int64_t base = after ? after->last : 0;
-	std::vector<Checkpoint> planned;
+	std::vector<CheckpointRow> planned;
 	in_transaction([&] {
-		pg_call([&] {
-			std::vector<std::string> none;
-			spi_run_text_params(sql, {after ? &after->last_key : &none}, true);
-			TupleDesc desc = SPI_tuptable->tupdesc;
-			int64_t start_rn = 0;
-			for (uint64 i = 0; i < SPI_processed; i++) {
-				HeapTuple tup = SPI_tuptable->vals[i];
-				int64_t rn = spi_int64(i, 1);
-				bool last = spi_bool(i, 2);
-				std::vector<std::string> key;
-				for (size_t k = 0; k < table_.key_columns.size(); k++) {
-					key.emplace_back(SPI_getvalue(tup, desc, static_cast<int>(k) + 3));
-				}
-				if ((rn - 1) % size == 0) {
-					Checkpoint cp;
-					cp.first_key = key;
-					start_rn = rn;
-					planned.push_back(cp);
-				}
-				if (rn % size == 0 || last) {
-					Checkpoint &cp = planned.back();
-					cp.last_key = key;
-					cp.count = rn - start_rn + 1;
-					if (table_.integer_key) {
-						cp.first = std::stoll(cp.first_key[0]);
-						cp.last = std::stoll(cp.last_key[0]);
-					} else {
-						cp.first = base + start_rn;
-						cp.last = base + rn;
-					}
+		std::vector<SpiArg> args;
+		if (after) {
+			for (auto &v : *after) {
+				args.push_back(text_arg(v));
+			}
+		}
+		uint64 n = spi_exec(sql, args, true);
+		int64_t start_rn = 0;
+		for (uint64 i = 0; i < n; i++) {
+			int64_t rn = get_int64(i, 1);
+			bool last = get_bool(i, 2);
+			Key key;
+			for (size_t k = 0; k < nkeys; k++) {
+				key.push_back(get_text(i, static_cast<int>(k) + 3));
+			}
+			if ((rn - 1) % size == 0) {
+				CheckpointRow cp;
+				cp.start_key = key;
+				cp.after_key = planned.empty() ? after : planned.back().through_key;
+				start_rn = rn;
+				planned.push_back(cp);
+			}
+			if (rn % size == 0 || last) {
+				CheckpointRow &cp = planned.back();
+				cp.end_key = key;
+				cp.through_key = key;
+				cp.records = rn - start_rn + 1; // rows at planning time (for the progress only)
+				if (table_.integer_key) {
+					cp.start_id = std::stoll(cp.start_key[0]);
+					cp.end_id = std::stoll(cp.end_key[0]);
+				} else {
+					cp.start_id = label_base + start_rn;
+					cp.end_id = label_base + rn;
 				}
 			}
-		});
-		// Completed by an earlier job, per the ledger and D1 alike: not sent again.
-		for (auto &cp : planned) {
-			cp.status = "pending";
-			auto it = remote_completed_.find({cp.first, cp.last});
-			if (!traditional && it != remote_completed_.end() && it->second == cp.count) {
-				pg_call([&] {
-					spi_run("SELECT 1 FROM pg2d1.checkpoints c JOIN pg2d1.jobs j USING (job_id) WHERE j.relid = $1 "
-					        "AND c.status = 'completed' AND c.start_id = $2 AND c.end_id = $3 AND "
-					        "c.records_processed = $4 AND c.start_key = $5 AND c.end_key = $6",
-					        {{OIDOID, ObjectIdGetDatum(p_.relid)},
-					         {INT8OID, Int64GetDatum(cp.first)},
-					         {INT8OID, Int64GetDatum(cp.last)},
-					         {INT8OID, Int64GetDatum(cp.count)},
-					         {TEXTARRAYOID, text_array(cp.first_key)},
-					         {TEXTARRAYOID, text_array(cp.last_key)}},
-					        true, 1);
-					if (SPI_processed > 0) {
-						cp.status = "completed";
-					}
-				});
-			}
-			pg_call([&] {
-				spi_run("INSERT INTO pg2d1.checkpoints (job_id, table_name, start_id, end_id, start_key, end_key, "
-				        "records_processed, status, remote_synced, skipped, completed_at) VALUES ($1, $2, $3, $4, $8, "
-				        "$9, $5, $6, $7, $7, CASE WHEN $7 THEN clock_timestamp() END) RETURNING id",
-				        {{INT8OID, Int64GetDatum(p_.job_id)},
-				         {TEXTOID, CStringGetTextDatum(table_.def.name.c_str())},
-				         {INT8OID, Int64GetDatum(cp.first)},
-				         {INT8OID, Int64GetDatum(cp.last)},
-				         {INT8OID, Int64GetDatum(cp.status == "completed" ? cp.count : 0)},
-				         {TEXTOID, CStringGetTextDatum(cp.status.c_str())},
-				         {BOOLOID, BoolGetDatum(cp.status == "completed")},
-				         {TEXTARRAYOID, text_array(cp.first_key)},
-				         {TEXTARRAYOID, text_array(cp.last_key)}},
-				        false);
-				cp.ledger_id = spi_int64(0, 1);
-			});
-			if (cp.status == "completed") {
-				rows_done_ += cp.count;
-			}
-			checkpoints_.push_back(cp);
 		}
 	});
+	if (planned.empty()) {
+		// No rows (yet): one range over the whole remaining key space.
+		CheckpointRow cp;
+		cp.after_key = after;
+		cp.start_id = cp.end_id = table_.integer_key && after ? std::stoll((*after)[0]) + 1 : label_base + 1;
+		planned.push_back(cp);
+	}
+	planned.back().through_key.reset(); // the last range is open above
+	for (auto &cp : planned) {
+		cp.status = "pending";
+		cp.records = 0;
+	}
+	return planned;
 }
 
-void Migration::mark_local(const Checkpoint &cp, const char *status, const std::string &error, int64_t rows) {
+// Rows of the table in (after, through] now.
+int64_t Migration::pg_count(const std::optional<Key> &after, const std::optional<Key> &through) {
+	std::string sql = "SELECT count(*) FROM " + table_.qualified_name + " WHERE true";
+	std::vector<SpiArg> args;
+	if (after) {
+		sql += " AND " + table_.key_compare(">", static_cast<int>(args.size()) + 1);
+		for (auto &v : *after) {
+			args.push_back(text_arg(v));
+		}
+	}
+	if (through) {
+		sql += " AND " + table_.key_compare("<=", static_cast<int>(args.size()) + 1);
+		for (auto &v : *through) {
+			args.push_back(text_arg(v));
+		}
+	}
+	int64_t n = 0;
 	in_transaction([&] {
-		pg_call([&] {
-			Oid types[5] = {INT8OID, TEXTOID, TEXTOID, INT8OID, INT8OID};
-			Datum values[5] = {Int64GetDatum(cp.ledger_id), CStringGetTextDatum(status),
-			                   CStringGetTextDatum(error.c_str()), Int64GetDatum(rows), Int64GetDatum(p_.job_id)};
-			const char nulls[5] = {' ', ' ', error.empty() ? 'n' : ' ', ' ', ' '};
-			SPI_execute_with_args(
-			    "UPDATE pg2d1.checkpoints SET status = $2, error_message = $3, records_processed = $4, "
-			    "started_at = CASE WHEN $2 = 'in_progress' THEN clock_timestamp() ELSE started_at END, "
-			    "completed_at = CASE WHEN $2 = 'completed' THEN clock_timestamp() END, "
-			    "remote_synced = ($2 <> 'in_progress') WHERE id = $1",
-			    5, types, values, nulls, false, 0);
-		});
+		spi_exec(sql, args, true);
+		n = get_int64(0, 1);
 	});
+	return n;
 }
 
-void Migration::update_job_progress(bool force) {
+// Keeps `completed` only for ranges D1 still holds as they were sent: PostgreSQL still has
+// the ledger's number of rows in the range, D1's migration_checkpoints says completed with
+// that count, and D1's table has them (a count per range where SQLite orders the key like
+// PostgreSQL — integer keys — else the whole table's count).
+void Migration::check_skips(std::vector<CheckpointRow> &cps, bool carried) {
+	report_activity("checking completed checkpoints");
+	bool traditional = p_.flags & kJobTraditional;
+	std::vector<CheckpointRow *> candidates;
+	for (size_t i = 0; i < cps.size(); i++) {
+		CheckpointRow &cp = cps[i];
+		if (cp.status != "completed") {
+			cp.status = "pending";
+			continue;
+		}
+		auto it = remote_completed_.find({cp.start_id, cp.end_id});
+		bool remote_ok = traditional || (it != remote_completed_.end() && it->second == cp.records);
+		int64_t now = remote_ok ? pg_count(cp.after_key, cp.through_key) : -1;
+		if (remote_ok && now != cp.records && carried && i + 1 == cps.size() && cp.last_key &&
+		    pg_count(cp.after_key, cp.last_key) == cp.records) {
+			// The open last range got rows above the last key it copied: close it there and
+			// plan the new rows as ranges of their own.
+			cp.through_key = cp.last_key;
+			std::vector<CheckpointRow> more = plan_ranges(cp.last_key, std::max(cp.end_id, cp.start_id));
+			cps.insert(cps.end(), more.begin(), more.end());
+			candidates.push_back(&cps[i]);
+			continue; // cps may have moved: the pointer above is refreshed below
+		}
+		if (!remote_ok || now != cp.records) {
+			cp.status = "pending";
+			continue;
+		}
+		candidates.push_back(&cp);
+	}
+	// Pointers may be stale after an insert: rebuild from the statuses.
+	candidates.clear();
+	for (auto &cp : cps) {
+		if (cp.status == "completed") {
+			candidates.push_back(&cp);
+		}
+	}
+	if (candidates.empty()) {
+		return;
+	}
+	bool per_range = true;
+	for (int k : table_.key_columns) {
+		per_range = per_range && table_.columns[k].kind == ValueKind::Integer;
+	}
+	std::string d1_table = quote_ident(table_.def.name);
+	if (!per_range) {
+		int64_t expected = 0;
+		for (auto *cp : candidates) {
+			expected += cp->records;
+		}
+		StatementResult r = client_->raw({"SELECT count(*) FROM " + d1_table, {}});
+		int64_t d1 = (!r.rows.empty() && !r.rows[0].empty() && r.rows[0][0]) ? std::stoll(*r.rows[0][0]) : 0;
+		if (d1 < expected) {
+			for (auto *cp : candidates) {
+				cp->status = "pending";
+			}
+		}
+		return;
+	}
+	std::string cols;
+	for (int k : table_.key_columns) {
+		cols += (cols.empty() ? "" : ", ") + quote_ident(table_.columns[k].name);
+	}
+	auto lits = [](const Key &k) {
+		std::string out;
+		for (auto &v : k) {
+			out += (out.empty() ? "" : ", ") + std::to_string(std::stoll(v)); // integers only
+		}
+		return out;
+	};
+	for (size_t from = 0; from < candidates.size(); from += kCountsPerRequest) {
+		std::vector<Statement> stmts;
+		size_t to = std::min(candidates.size(), from + kCountsPerRequest);
+		for (size_t i = from; i < to; i++) {
+			const CheckpointRow &cp = *candidates[i];
+			std::string where = " WHERE 1";
+			if (cp.after_key) {
+				where += " AND (" + cols + ") > (" + lits(*cp.after_key) + ")";
+			}
+			if (cp.through_key) {
+				where += " AND (" + cols + ") <= (" + lits(*cp.through_key) + ")";
+			}
+			stmts.push_back({"SELECT count(*) AS n FROM " + d1_table + where, {}});
+		}
+		std::vector<StatementResult> results = client_->batch(stmts);
+		for (size_t i = from; i < to; i++) {
+			const StatementResult &r = results[i - from];
+			int64_t d1 = (!r.rows.empty() && !r.rows[0].empty() && r.rows[0][0]) ? std::stoll(*r.rows[0][0]) : -1;
+			if (d1 < candidates[i]->records) {
+				candidates[i]->status = "pending"; // D1 lost rows of the range: send it again
+			}
+		}
+	}
+}
+
+void Migration::plan(bool have_ledger, bool d1_created, bool start_over) {
+	bool traditional = p_.flags & kJobTraditional;
+	rows_done_ = 0;
+	if (have_ledger) {
+		// Resuming this job (restart, crash): its own ledger is the plan.
+		in_transaction([&] {
+			reset_in_progress(p_.job_id);
+			checkpoints_ = load_checkpoints(p_.job_id, table_.key_columns.size());
+		});
+		if (d1_created) {
+			for (auto &cp : checkpoints_) {
+				cp.status = cp.status == "completed" ? "pending" : cp.status;
+			}
+		}
+		check_skips(checkpoints_, false);
+		for (auto &cp : checkpoints_) {
+			if (cp.status == "pending") {
+				in_transaction([&] { mark_checkpoint(cp.id, "pending", "", 0, std::nullopt); });
+			}
+		}
+	} else {
+		std::vector<CheckpointRow> cps;
+		bool carried = false;
+		if (!start_over && !traditional && !d1_created) {
+			std::optional<std::pair<JobRow, std::vector<CheckpointRow>>> prev;
+			in_transaction([&] { prev = previous_plan(p_.relid, p_.job_id, table_.key_columns.size()); });
+			if (prev && prev->first.params.checkpoint_size == p_.checkpoint_size &&
+			    prev->first.d1_columns == fingerprint()) {
+				cps = prev->second; // the same ranges: completed ones are checked and skipped
+				carried = true;
+			}
+		}
+		if (!carried) {
+			cps = plan_ranges(std::nullopt, 0);
+		}
+		check_skips(cps, carried);
+		in_transaction([&] {
+			for (auto &cp : cps) {
+				cp.skipped = cp.status == "completed";
+				if (!cp.skipped) {
+					cp.records = 0;
+				}
+				cp.id = insert_checkpoint(p_.job_id, table_.def.name, cp);
+			}
+		});
+		checkpoints_ = std::move(cps);
+	}
+	for (auto &cp : checkpoints_) {
+		if (cp.status == "completed") {
+			rows_done_ += cp.records;
+		}
+	}
+}
+
+void Migration::update_progress(bool force) {
 	if (!force && std::chrono::duration<double>(Clock::now() - last_progress_).count() < 0.5) {
 		return;
 	}
 	last_progress_ = Clock::now();
 	ClientStats st = client_->stats();
-	st.requests += sender_stats_.requests;
-	st.retries += sender_stats_.retries;
-	st.bytes_sent += sender_stats_.bytes_sent;
-	in_transaction([&] {
-		pg_call([&] {
-			spi_run("UPDATE pg2d1.jobs SET rows_done = $2, requests = $3, retries = $4, bytes_sent = $5, "
-			        "peak_rss_kb = $6, updated_at = clock_timestamp() WHERE job_id = $1",
-			        {{INT8OID, Int64GetDatum(p_.job_id)},
-			         {INT8OID, Int64GetDatum(rows_done_)},
-			         {INT8OID, Int64GetDatum((int64)st.requests)},
-			         {INT8OID, Int64GetDatum((int64)st.retries)},
-			         {INT8OID, Int64GetDatum((int64)st.bytes_sent)},
-			         {INT8OID, Int64GetDatum(peak_rss_kb())}},
-			        false);
-		});
-	});
+	JobProgress p;
+	p.rows_done = rows_done_;
+	p.requests = static_cast<int64_t>(st.requests + sender_stats_.requests);
+	p.retries = static_cast<int64_t>(st.retries + sender_stats_.retries);
+	p.bytes_sent = static_cast<int64_t>(st.bytes_sent + sender_stats_.bytes_sent);
+	p.peak_rss_kb = peak_rss_kb();
+	in_transaction([&] { pg2d1::update_progress(p_.job_id, p); });
 }
 
-void Migration::mark_remote_failed(const Checkpoint &cp, const std::string &message) {
+void Migration::mark_remote_failed(const CheckpointRow &cp, const std::string &message) {
 	std::string cut = message.substr(0, 2000);
 	while (!cut.empty() && !is_valid_utf8(cut)) {
 		cut.pop_back(); // never split a UTF-8 character
@@ -521,11 +599,11 @@ void Migration::mark_remote_failed(const Checkpoint &cp, const std::string &mess
 	}
 }
 
-void Migration::copy(Checkpoint &cp, size_t index) {
+void Migration::copy(CheckpointRow &cp, size_t index) {
 	bool traditional = p_.flags & kJobTraditional;
-	set_phase("checkpoint " + std::to_string(index + 1) + "/" + std::to_string(checkpoints_.size()) + ", " +
-	          range_display(cp));
-	mark_local(cp, "in_progress", "", 0);
+	report_activity("checkpoint " + std::to_string(index + 1) + "/" + std::to_string(checkpoints_.size()) + ", " +
+	                range_display(cp));
+	in_transaction([&] { mark_checkpoint(cp.id, "in_progress", "", 0, std::nullopt); });
 	UpsertTarget target{table_.def.name, {}, table_.def.primary_key};
 	for (auto &c : table_.columns) {
 		target.columns.push_back(c.name);
@@ -537,7 +615,7 @@ void Migration::copy(Checkpoint &cp, size_t index) {
 		client_->batch(
 		    {{"INSERT INTO migration_checkpoints (table_name, start_id, end_id, records_processed, status, "
 		      "started_at) SELECT " +
-		          table_lit_ + ", " + std::to_string(cp.first) + ", " + std::to_string(cp.last) +
+		          table_lit_ + ", " + std::to_string(cp.start_id) + ", " + std::to_string(cp.end_id) +
 		          ", 0, 'in_progress', datetime('now') WHERE NOT EXISTS (SELECT 1 FROM migration_checkpoints" + where +
 		          ")",
 		      {}},
@@ -546,19 +624,22 @@ void Migration::copy(Checkpoint &cp, size_t index) {
 		          where,
 		      {}}});
 	}
-	// Keyset over the key's own order (its index): the first page from the checkpoint's first
-	// key, then after the last key read; never past its last key.
-	const size_t nkeys = table_.key_columns.size();
-	const std::string head = "SELECT " + table_.select_list() + " FROM " + table_.qualified_name + " WHERE ";
-	const std::string tail = " AND " + table_.key_compare("<=", static_cast<int>(nkeys) + 1) + " ORDER BY " +
-	                         table_.key_list() + " LIMIT " + std::to_string(kFetchRows);
-	const std::string first_sql = head + table_.key_compare(">=", 1) + tail;
-	const std::string next_sql = head + table_.key_compare(">", 1) + tail;
-	std::vector<std::string> seen = cp.first_key;
+	// Keyset over the key's own order (its index): the first page after the range's lower
+	// bound, then after the last key read; never past its upper bound.
+	const int nkeys = static_cast<int>(table_.key_columns.size());
+	const std::string head = "SELECT " + table_.select_list() + " FROM " + table_.qualified_name + " WHERE true";
+	const std::string upper = cp.through_key ? " AND " + table_.key_compare("<=", nkeys + 1) : "";
+	const std::string tail = " ORDER BY " + table_.key_list() + " LIMIT " + std::to_string(kFetchRows);
+	const std::string first_sql = head + (cp.after_key ? " AND " + table_.key_compare(">", 1) : "") +
+	                              (cp.through_key ? " AND " + table_.key_compare("<=", cp.after_key ? nkeys + 1 : 1)
+	                                              : "") +
+	                              tail;
+	const std::string next_sql = head + " AND " + table_.key_compare(">", 1) + upper + tail;
+	std::optional<Key> seen = cp.after_key;
 	bool from_start = true;
 	int64_t rows = 0;
 	EncodedRow row;
-	std::vector<std::string> row_key;
+	Key row_key;
 	// Requests go to the sender thread, so the next rows are read while D1 answers.
 	const int64_t done_before = rows_done_;
 	const size_t sent_before = sender_->rows_sent();
@@ -570,15 +651,26 @@ void Migration::copy(Checkpoint &cp, size_t index) {
 		}
 		rows_done_ = done_before + static_cast<int64_t>(sender_->rows_sent() - sent_before);
 		check_for_interrupts();
-		update_job_progress(false);
+		update_progress(false);
 	};
 	for (;;) {
+		std::vector<SpiArg> args;
+		if (seen) {
+			for (auto &v : *seen) {
+				args.push_back(text_arg(v));
+			}
+		}
+		if (cp.through_key) {
+			for (auto &v : *cp.through_key) {
+				args.push_back(text_arg(v));
+			}
+		}
+		const std::string &sql = from_start ? first_sql : next_sql;
 		uint64_t fetched = 0;
 		try {
 			in_transaction([&] {
+				fetched = spi_exec(sql, args, true);
 				pg_call([&] {
-					spi_run_text_params(from_start ? first_sql : next_sql, {&seen, &cp.last_key}, true);
-					fetched = SPI_processed;
 					MemoryContext old = MemoryContextSwitchTo(batch_context_);
 					TupleDesc desc = SPI_tuptable->tupdesc;
 					for (uint64 i = 0; i < fetched; i++) {
@@ -618,12 +710,57 @@ void Migration::copy(Checkpoint &cp, size_t index) {
 	planner.finish(trailer);
 	send_ready();
 	sender_->drain(); // D1 acknowledged every request of the checkpoint, the trailer last
-	sender_stats_ = sender_client_->stats();
+	ClientStats live = sender_client_->stats();
+	sender_stats_ = sender_stats_done_;
+	sender_stats_.requests += live.requests;
+	sender_stats_.retries += live.retries;
+	sender_stats_.bytes_sent += live.bytes_sent;
 	rows_done_ = done_before + rows;
-	cp.count = rows;
+	cp.records = rows;
 	cp.status = "completed";
-	mark_local(cp, "completed", "", rows);
-	update_job_progress(true);
+	if (rows > 0 || !cp.last_key) {
+		cp.last_key = rows > 0 ? seen : std::nullopt;
+	}
+	in_transaction([&] {
+		mark_checkpoint(cp.id, "completed", "", rows, cp.last_key);
+		reset_attempts(p_.job_id);
+	});
+	update_progress(true);
+}
+
+// D1 is unreachable or overloaded past the retry budget: the job shows `waiting` with the
+// reason and the next attempt, keeps its place, and goes on by itself.
+void Migration::wait_out(const Error &e) {
+	abort_transaction();
+	double seconds = std::min(kWaitMaxS, kWaitFirstS * std::ldexp(1.0, std::min(waits_, 16)));
+	waits_++;
+	std::string reason = "D1 unavailable, next attempt in " + std::to_string(static_cast<int>(seconds)) +
+	                     " s: " + error_text(e);
+	bool waiting = false;
+	in_transaction([&] { waiting = set_waiting(p_.job_id, reason.substr(0, 4000), seconds); });
+	if (!waiting) {
+		throw Error("57014", "job " + std::to_string(p_.job_id) + " is no longer running");
+	}
+	report_activity("waiting for D1 (" + std::to_string(static_cast<int>(seconds)) + " s)");
+	pg_call([&] { ereport(LOG, (errmsg("pg2d1: job %lld waits %.0f s for D1: %s", (long long)p_.job_id, seconds,
+	                                    e.what()))); });
+	sleep_interruptibly(seconds);
+	bool back = false;
+	in_transaction([&] { back = end_waiting(p_.job_id); });
+	if (!back) {
+		throw Error("57014", "job " + std::to_string(p_.job_id) + " was cancelled while waiting for D1");
+	}
+	// The sender stopped at its failure; the client's pause may be long past: start afresh.
+	client_.emplace(target_.config, interrupt_requested);
+	start_sender();
+}
+
+void Migration::fail_checkpoint(CheckpointRow &cp, const std::string &message) {
+	abort_transaction();
+	if (!(p_.flags & kJobTraditional)) {
+		mark_remote_failed(cp, message);
+	}
+	in_transaction([&] { mark_checkpoint(cp.id, "failed", message, 0, std::nullopt); });
 }
 
 void Migration::run() {
@@ -631,99 +768,86 @@ void Migration::run() {
 		return;
 	}
 	wait_for_dependency();
-	prepare();
-	for (size_t i = 0;; i++) {
-		if (i == checkpoints_.size()) {
-			// Rows added beyond the planned ranges while the job ran.
-			if (!(p_.flags & kJobTraditional) && !checkpoints_.empty()) {
-				Checkpoint last = checkpoints_.back();
-				plan(&last);
+	for (;;) {
+		try {
+			prepare();
+			break;
+		} catch (const Error &e) {
+			if (interrupt_requested() || !e.retryable()) {
+				throw;
 			}
-			if (i == checkpoints_.size()) {
-				break;
-			}
+			wait_out(e);
 		}
-		Checkpoint &cp = checkpoints_[i];
+	}
+	for (size_t i = 0; i < checkpoints_.size(); i++) {
+		CheckpointRow &cp = checkpoints_[i];
 		if (cp.status == "completed") {
 			continue;
 		}
 		try {
 			copy(cp, i);
+			waits_ = 0;
 		} catch (const Error &e) {
 			if (interrupt_requested()) {
 				throw; // shutdown or cancel: the checkpoint is resumed later, not failed
 			}
-			std::string msg = std::string(e.what()) + (e.detail().empty() ? "" : ": " + e.detail());
-			abort_transaction();
-			if (!(p_.flags & kJobTraditional)) {
-				mark_remote_failed(cp, msg);
+			if (e.retryable()) {
+				wait_out(e);
+				i--; // the same checkpoint again (copies are idempotent upserts)
+				continue;
 			}
-			mark_local(cp, "failed", msg, 0);
+			fail_checkpoint(cp, error_text(e));
 			std::string where = " (table \"" + table_.display_name + "\", checkpoint " + range_display(cp) + ")";
 			throw Error(e.sqlstate(), std::string(e.what()) + where, e.detail(), e.hint());
 		} catch (const PgError &e) {
 			if (interrupt_requested()) {
-				throw; // shutdown or cancel: the checkpoint is resumed later, not failed
+				throw;
 			}
-			std::string msg = e.what();
-			abort_transaction();
-			if (!(p_.flags & kJobTraditional)) {
-				mark_remote_failed(cp, msg);
-			}
-			mark_local(cp, "failed", msg, 0);
+			fail_checkpoint(cp, error_text(e));
 			throw;
 		}
 	}
 	// Secondary indexes are cheaper to build once the rows are in.
 	DdlResult ddl = translate_table(table_.def, ddl_options_);
 	if (ddl.statements.size() > 1) {
-		set_phase("building indexes");
-		in_transaction([&] {
-			pg_call([&] {
-				spi_run("UPDATE pg2d1.jobs SET phase = 'building indexes' WHERE job_id = $1",
-				        {{INT8OID, Int64GetDatum(p_.job_id)}}, false);
-			});
-		});
+		set_job_phase("building indexes");
 		std::vector<Statement> idx;
 		for (size_t i = 1; i < ddl.statements.size(); i++) {
 			idx.push_back({ddl.statements[i], {}});
 		}
-		client_->batch(idx);
+		for (;;) {
+			try {
+				client_->batch(idx);
+				break;
+			} catch (const Error &e) {
+				if (interrupt_requested() || !e.retryable()) {
+					throw;
+				}
+				wait_out(e);
+			}
+		}
 	}
-	update_job_progress(true);
+	update_progress(true);
 	if (p_.flags & kJobVerify) {
 		verify();
 	}
-	in_transaction([&] {
-		pg_call([&] {
-			spi_run("UPDATE pg2d1.jobs SET status = 'completed', phase = NULL, pid = NULL, rows_done = $2, "
-			        "finished_at = clock_timestamp(), updated_at = clock_timestamp() WHERE job_id = $1",
-			        {{INT8OID, Int64GetDatum(p_.job_id)}, {INT8OID, Int64GetDatum(rows_done_)}}, false);
-		});
-	});
-	set_phase("completed");
+	in_transaction([&] { (void)finish_job(p_.job_id, rows_done_); }); // no-op when cancelled meanwhile
+	report_activity("completed");
 }
 
-// Reads both sides back (verify.hpp) and records the verdict; a difference fails the job.
+// Reads both sides back (verify.hpp), committing between ranges, and records the verdict; a
+// difference fails the job.
 void Migration::verify() {
-	set_phase("verifying");
-	in_transaction([&] {
-		pg_call([&] {
-			spi_run("UPDATE pg2d1.jobs SET phase = 'verifying' WHERE job_id = $1",
-			        {{INT8OID, Int64GetDatum(p_.job_id)}}, false);
-		});
-	});
+	set_job_phase("verifying");
 	VerifySummary sum;
-	in_transaction([&] { sum = verify_table(table_, *client_, p_.checkpoint_size, [](const VerifyRange &) {}); });
 	in_transaction([&] {
-		pg_call([&] {
-			spi_run("UPDATE pg2d1.jobs SET verified = $2, verify_summary = $3 WHERE job_id = $1",
-			        {{INT8OID, Int64GetDatum(p_.job_id)},
-			         {BOOLOID, BoolGetDatum(sum.ok())},
-			         {TEXTOID, CStringGetTextDatum(sum.text().c_str())}},
-			        false);
-		});
+		sum = verify_table(table_, *client_, p_.checkpoint_size, [](const VerifyRange &) {},
+		                   [] {
+			                   commit_transaction();
+			                   begin_transaction();
+		                   });
 	});
+	in_transaction([&] { set_verify_result(p_.job_id, sum.ok(), sum.text()); });
 	if (!sum.ok()) {
 		throw Error("XX001", "pg2d1_verify found differences between \"" + table_.display_name + "\" and D1",
 		            sum.text(),

@@ -8,11 +8,14 @@
 #include "jobs.hpp"
 
 #include "boundary.hpp"
-#include "spi.hpp"
 #include "credentials.hpp"
 #include "guc.hpp"
+#include "job_store.hpp"
 #include "migrate.hpp"
+#include "shared_rate.hpp"
+#include "spi_guarded.hpp"
 #include "txn.hpp"
+#include "core/async_sender.hpp"
 #include "core/error.hpp"
 
 extern "C" {
@@ -28,13 +31,16 @@ extern "C" {
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "commands/dbcommands.h"
 #include "utils/builtins.h"
 #include "utils/wait_event.h"
 }
 
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace pg2d1 {
 
@@ -56,6 +62,7 @@ void shmem_request() {
 		prev_shmem_request_hook();
 	}
 	RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
+	RequestAddinShmemSpace(shared_rate_shmem_size());
 }
 
 void shmem_startup() {
@@ -68,6 +75,7 @@ void shmem_startup() {
 	if (!found) {
 		memset(shared, 0, sizeof(SharedState));
 	}
+	shared_rate_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -105,6 +113,14 @@ void register_launcher() {
 
 bool launcher_serves_database(Oid dboid) {
 	return shared && shared->launcher_pid != 0 && shared->launcher_dboid == dboid;
+}
+
+bool launcher_expected_for_database(Oid dboid) {
+	if (shared == nullptr || guc_database == nullptr) {
+		return false;
+	}
+	const char *name = pg_call([&] { return static_cast<const char *>(get_database_name(dboid)); });
+	return name != nullptr && strcmp(name, guc_database) == 0;
 }
 
 void wake_launcher_at_commit() {
@@ -145,19 +161,16 @@ namespace {
 void worker_record_failure(int64_t job_id, const std::string &message) {
 	abort_transaction();
 	try {
-		in_transaction([&] {
-			pg_call([&] {
-				Oid types[2] = {INT8OID, TEXTOID};
-				Datum values[2] = {Int64GetDatum(job_id), CStringGetTextDatum(message.c_str())};
-				SPI_execute_with_args("UPDATE pg2d1.jobs SET status = 'failed', last_error = $2, pid = NULL, "
-				                      "phase = NULL, finished_at = clock_timestamp(), updated_at = clock_timestamp() "
-				                      "WHERE job_id = $1 AND status IN ('queued','running')",
-				                      2, types, values, nullptr, false, 0);
-			});
-		});
+		in_transaction([&] { (void)fail_job(job_id, message); });
 	} catch (...) {
 		abort_transaction();
 	}
+}
+
+// On every way out of a worker (FATAL on SIGTERM included, where no C++ destructor runs):
+// stop the sender threads before the process goes.
+void stop_senders_at_exit(int, Datum) {
+	AsyncSender::stop_all();
 }
 
 std::string describe(const std::exception &e) {
@@ -185,6 +198,7 @@ extern "C" void pg2d1_worker_main(Datum arg) {
 	(void)arg;
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	before_shmem_exit(stop_senders_at_exit, 0);
 	BackgroundWorkerInitializeConnectionByOid(params.dboid, params.owner, 0);
 	{
 		char appname[64];
@@ -220,63 +234,62 @@ extern "C" void pg2d1_worker_main(Datum arg) {
 
 namespace {
 
-struct OrphanJob {
-	JobParams params;
+constexpr int kMaxAttempts = 5;       // launches without progress before a job fails
+constexpr double kBackoffMaxS = 60;   // longest pause between two launches of a job
+
+struct LauncherScan {
+	std::vector<JobRow> candidates;
+	bool active = false; // some job is queued, running or waiting
 };
 
-// Jobs that should have a worker but have none: queued, or running without the table lock.
-std::vector<OrphanJob> find_orphan_jobs() {
-	std::vector<OrphanJob> out;
+// Jobs that should have a worker but have none; restored jobs are paused first.
+LauncherScan scan_jobs() {
+	LauncherScan scan;
 	in_transaction([&] {
-		pg_call([&] {
-			SPI_execute("SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-			            "WHERE n.nspname = 'pg2d1' AND c.relname = 'jobs'",
-			            true, 1);
-			if (SPI_processed == 0) {
-				return;
-			}
-			SPI_execute(
-			    "SELECT j.job_id, j.relid, j.owner, j.checkpoint_size, j.batch_size, j.mode, "
-			    "       coalesce(j.target, ''), coalesce(j.depends_on, 0), j.resume, j.requests_per_second, "
-			    "       j.max_retries, j.request_timeout_ms, j.max_statement_bytes, j.max_request_bytes, "
-			    "       j.max_statements_per_request, j.verify, j.numeric_as_real "
-			    "FROM pg2d1.jobs j WHERE j.status IN ('queued','running') AND NOT pg2d1._table_has_worker(j.relid) "
-			    "ORDER BY j.job_id",
-			    true, 0);
-			for (uint64 i = 0; i < SPI_processed; i++) {
-				HeapTuple t = SPI_tuptable->vals[i];
-				TupleDesc d = SPI_tuptable->tupdesc;
-				bool isnull;
-				OrphanJob o;
-				memset(&o.params, 0, sizeof(o.params));
-				o.params.job_id = spi_int64(i, 1);
-				o.params.relid = DatumGetObjectId(SPI_getbinval(t, d, 2, &isnull));
-				o.params.owner = DatumGetObjectId(SPI_getbinval(t, d, 3, &isnull));
-				o.params.checkpoint_size = spi_int64(i, 4);
-				o.params.batch_size = spi_int32(i, 5);
-				char *mode = spi_text(i, 6);
-				char *target = spi_text(i, 7);
-				o.params.depends_on = spi_int64(i, 8);
-				o.params.dboid = MyDatabaseId;
-				// A job that already has a ledger continues from it whatever `resume` says
-				// (migrate.cpp): resume => false only decides how the job starts.
-				bool resume = spi_bool(i, 9);
-				o.params.requests_per_second = static_cast<float>(DatumGetFloat8(SPI_getbinval(t, d, 10, &isnull)));
-				o.params.max_retries = static_cast<int16_t>(spi_int32(i, 11));
-				o.params.request_timeout_ms = spi_int32(i, 12);
-				o.params.max_statement_bytes = spi_int32(i, 13);
-				o.params.max_request_bytes = spi_int32(i, 14);
-				o.params.max_statements_per_request = static_cast<int16_t>(spi_int32(i, 15));
-				o.params.flags = (resume ? uint32_t(kJobResume) : 0u) |
-				                 (strcmp(mode, "traditional") == 0 ? uint32_t(kJobTraditional) : 0u) |
-				                 (spi_bool(i, 16) ? uint32_t(kJobVerify) : 0u) |
-				                 (spi_bool(i, 17) ? uint32_t(kJobNumericReal) : 0u);
-				strlcpy(o.params.target, target, sizeof(o.params.target));
-				out.push_back(o);
-			}
-		});
+		if (spi_exec("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg2d1'", {}, true) == 0) {
+			return;
+		}
+		int paused = pause_restored_jobs();
+		if (paused > 0) {
+			pg_call([&] {
+				ereport(LOG, (errmsg("pg2d1 launcher: %d job(s) restored from another cluster or database are paused",
+				                     paused),
+				              errhint("Call pg2d1_migrate() for their tables to resume them here.")));
+			});
+		}
+		scan.candidates = launch_candidates();
+		scan.active = any_active_job();
 	});
-	return out;
+	return scan;
+}
+
+// Starts a worker for the job, or fails the job when it cannot run any more.
+bool launch(const JobRow &job, std::map<int64_t, BackgroundWorkerHandle *> &workers) {
+	std::string refusal;
+	if (!OidIsValid(job.params.owner)) {
+		refusal = "role \"" + job.owner + "\", which owns the job, no longer exists";
+	} else if (!job.owner_can_login) {
+		refusal = "role \"" + job.owner + "\", which owns the job, cannot log in (the worker runs as that role)";
+	} else if (job.attempts >= kMaxAttempts) {
+		refusal = "the worker died " + std::to_string(job.attempts) +
+		          " times without recording why; see the server log";
+	}
+	if (!refusal.empty()) {
+		in_transaction([&] { (void)fail_job(job.params.job_id, refusal); });
+		pg_call([&] {
+			ereport(LOG, (errmsg("pg2d1 launcher: job %lld failed: %s", static_cast<long long>(job.params.job_id),
+			                     refusal.c_str())));
+		});
+		return false;
+	}
+	double backoff = std::min(kBackoffMaxS, std::ldexp(1.0, job.attempts)); // 1, 2, 4, … s
+	in_transaction([&] { record_launch(job.params.job_id, job.attempts + 1, backoff); });
+	workers[job.params.job_id] = start_job_worker(job.params, true);
+	pg_call([&] {
+		ereport(LOG, (errmsg("pg2d1 launcher: started a worker for job %lld (launch %d)",
+		                     static_cast<long long>(job.params.job_id), job.attempts + 1)));
+	});
+	return true;
 }
 
 volatile sig_atomic_t got_sighup = false;
@@ -330,28 +343,31 @@ extern "C" void pg2d1_launcher_main(Datum) {
 				++it;
 			}
 		}
+		long timeout_ms = 10000L;
 		try {
 			pgstat_report_activity(STATE_RUNNING, "pg2d1 launcher: looking for jobs");
-			auto orphans = find_orphan_jobs();
+			LauncherScan scan = scan_jobs();
 			pgstat_report_activity(STATE_IDLE, nullptr);
 			int live = static_cast<int>(workers.size());
-			for (auto &o : orphans) {
-				if (workers.count(o.params.job_id)) {
+			for (auto &job : scan.candidates) {
+				if (workers.count(job.params.job_id)) {
 					continue; // started, not holding its lock yet
 				}
 				if (live >= guc_max_workers) {
 					break;
 				}
-				workers[o.params.job_id] = start_job_worker(o.params, true);
-				live++;
-				ereport(LOG, (errmsg("pg2d1 launcher: started a worker for job %lld",
-				                     static_cast<long long>(o.params.job_id))));
+				if (launch(job, workers)) {
+					live++;
+				}
+			}
+			if (scan.active) {
+				timeout_ms = 1000L; // relaunch backoffs are counted in seconds
 			}
 		} catch (const std::exception &e) {
 			abort_transaction();
 			log_failure(std::string("launcher: ") + describe(e));
 		}
-		int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10000L, PG_WAIT_EXTENSION);
+		int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout_ms, PG_WAIT_EXTENSION);
 		(void)rc;
 		ResetLatch(MyLatch);
 	}
