@@ -79,6 +79,16 @@ bool interrupt_requested() noexcept {
 	return QueryCancelPending || ProcDiePending;
 }
 
+std::string describe_exception(const std::exception &e, const char *separator) {
+	std::string detail;
+	if (auto *pe = dynamic_cast<const PgError *>(&e)) {
+		detail = pe->detail();
+	} else if (auto *ce = dynamic_cast<const Error *>(&e)) {
+		detail = ce->detail();
+	}
+	return detail.empty() ? std::string(e.what()) : std::string(e.what()) + separator + detail;
+}
+
 void check_for_interrupts() {
 	pg_call([] { CHECK_FOR_INTERRUPTS(); });
 }

@@ -98,6 +98,10 @@ Datum invoke_cpp(PGFunction impl, FunctionCallInfo fcinfo) noexcept;
 // from any C++ code (reads flags only, never longjmps).
 bool interrupt_requested() noexcept;
 
+// An exception as one line for a log or a job row: the message, then `separator` and the
+// DETAIL of a PgError or pg2d1::Error when there is one.
+std::string describe_exception(const std::exception &e, const char *separator);
+
 // Runs CHECK_FOR_INTERRUPTS() through pg_call(): a cancel becomes a PgError.
 void check_for_interrupts();
 

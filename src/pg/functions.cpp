@@ -536,6 +536,7 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		throw Error(sqlstate::kInvalidParameter, "target server name is too long");
 	}
 	strlcpy(p.target, target.value_or("").c_str(), sizeof(p.target));
+	with_spi([] { require_extension_version(); });
 	require_login_role();
 	(void)resolve_target(target);  // fail here, in the caller's session, on missing credentials
 	(void)load_table_spi(p.relid); // and on a table pg2d1 cannot migrate

@@ -159,6 +159,26 @@ std::string job_query(const std::string &where) {
 
 } // namespace
 
+std::string extension_version_mismatch() {
+	std::string v;
+	if (spi_exec("SELECT extversion FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pg2d1'", {},
+	             true) > 0) {
+		v = get_text(0, 1);
+	}
+	return v == kExtensionVersion ? std::string() : v;
+}
+
+void require_extension_version() {
+	std::string v = extension_version_mismatch();
+	if (!v.empty()) {
+		throw Error("55000",
+		            "the pg2d1 extension here is version " + v + ", but the pg2d1 library is version " +
+		                kExtensionVersion,
+		            "The library was upgraded and the extension's SQL objects were not.",
+		            "ALTER EXTENSION pg2d1 UPDATE;");
+	}
+}
+
 std::string current_origin() {
 	return as_store([] {
 		spi_exec("SELECT pg2d1._origin()", {});
@@ -580,13 +600,6 @@ std::optional<std::pair<JobRow, std::vector<CheckpointRow>>> previous_plan(Oid r
 
 // --- table-level operations ------------------------------------------------------------------
 
-namespace {
-// "AND (j.owner = <caller> OR <admin>)" with the caller's name as $2.
-std::string own_jobs_filter() {
-	return caller_is_admin() ? "" : " AND j.owner = $2";
-}
-} // namespace
-
 bool table_has_other_roles_jobs(Oid relid) {
 	if (caller_is_admin()) {
 		return false;
@@ -599,63 +612,47 @@ bool table_has_other_roles_jobs(Oid relid) {
 	});
 }
 
+namespace {
+// Runs each statement over the table's jobs `j` ($1 = the table) that the caller may act on:
+// its own ($2 = its name) or, for admins, all. Returns the rows of the first statement.
+int on_callers_jobs(Oid relid, std::initializer_list<const char *> statements) {
+	std::string user = current_user_name();
+	std::string filter = caller_is_admin() ? " AND $2 IS NOT NULL" : " AND j.owner = $2";
+	return as_store([&] {
+		int first = -1;
+		for (const char *sql : statements) {
+			int n = static_cast<int>(spi_exec(sql + filter, {oid_arg(relid), text_arg(user)}));
+			first = first < 0 ? n : first;
+		}
+		return first;
+	});
+}
+} // namespace
+
 bool table_has_active_job(Oid relid, bool own_only) {
 	std::string user = current_user_name();
 	std::string q = std::string("SELECT 1 FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass AND j.status IN ") +
-	                kActive + (own_only ? own_jobs_filter() : std::string(" AND $2 IS NOT NULL"));
+	                kActive + (own_only && !caller_is_admin() ? " AND j.owner = $2" : " AND $2 IS NOT NULL");
 	return as_store([&] { return spi_exec(q, {oid_arg(relid), text_arg(user)}, false, 1) > 0; });
 }
 
 int reset_stuck_local(Oid relid) {
-	std::string user = current_user_name();
-	std::string filter = own_jobs_filter();
-	if (filter.empty()) {
-		filter = " AND $2 IS NOT NULL";
-	}
-	return as_store([&] {
-		int n = static_cast<int>(
-		    spi_exec(("UPDATE pg2d1.checkpoints c SET status = 'pending' FROM pg2d1.jobs j WHERE j.job_id = c.job_id AND "
-		          "j.relid = $1::oid::regclass AND c.status = 'in_progress'" +
-		          filter)
-		             .c_str(),
-		         {oid_arg(relid), text_arg(user)}));
-		spi_exec(("UPDATE pg2d1.jobs j SET status = 'failed', last_error = 'worker gone (reset by pg2d1_reset_stuck)', "
-		      "finished_at = clock_timestamp(), pid = NULL, phase = NULL WHERE j.relid = $1::oid::regclass AND "
-		      "j.status IN ('running','waiting')" +
-		      filter)
-		         .c_str(),
-		     {oid_arg(relid), text_arg(user)});
-		return n;
-	});
+	return on_callers_jobs(
+	    relid, {"UPDATE pg2d1.checkpoints c SET status = 'pending' FROM pg2d1.jobs j WHERE j.job_id = c.job_id AND "
+	            "j.relid = $1::oid::regclass AND c.status = 'in_progress'",
+	            "UPDATE pg2d1.jobs j SET status = 'failed', last_error = 'worker gone (reset by pg2d1_reset_stuck)', "
+	            "finished_at = clock_timestamp(), pid = NULL, phase = NULL WHERE j.relid = $1::oid::regclass AND "
+	            "j.status IN ('running','waiting')"});
 }
 
 int retry_failed_local(Oid relid) {
-	std::string user = current_user_name();
-	std::string filter = own_jobs_filter();
-	if (filter.empty()) {
-		filter = " AND $2 IS NOT NULL";
-	}
-	return as_store([&] {
-		return static_cast<int>(
-		    spi_exec(("UPDATE pg2d1.checkpoints c SET status = 'pending', error_message = NULL FROM pg2d1.jobs j WHERE "
-		          "j.job_id = c.job_id AND j.relid = $1::oid::regclass AND c.status = 'failed'" +
-		          filter)
-		             .c_str(),
-		         {oid_arg(relid), text_arg(user)}));
-	});
+	return on_callers_jobs(relid, {"UPDATE pg2d1.checkpoints c SET status = 'pending', error_message = NULL FROM "
+	                               "pg2d1.jobs j WHERE j.job_id = c.job_id AND j.relid = $1::oid::regclass AND "
+	                               "c.status = 'failed'"});
 }
 
 int delete_table_jobs(Oid relid) {
-	std::string user = current_user_name();
-	std::string filter = own_jobs_filter();
-	if (filter.empty()) {
-		filter = " AND $2 IS NOT NULL";
-	}
-	return as_store([&] {
-		return static_cast<int>(
-		    spi_exec(("DELETE FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass" + filter).c_str(),
-		         {oid_arg(relid), text_arg(user)}));
-	});
+	return on_callers_jobs(relid, {"DELETE FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass"});
 }
 
 // --- table keys -------------------------------------------------------------------------------

@@ -33,6 +33,14 @@ struct JobRow {
 	bool owner_can_login = false;
 };
 
+// The SQL version this library was built for (pg2d1.control's default_version).
+constexpr const char *kExtensionVersion = "0.2.0";
+// The installed extension's version when it is not kExtensionVersion ("" when it is, or the
+// extension is not installed here).
+std::string extension_version_mismatch();
+// Throws 55000 naming both versions and the fix when the installed SQL is another version.
+void require_extension_version();
+
 // "system identifier/database oid" of this database (jobs run only where they were created).
 std::string current_origin();
 // Superuser or member of pg2d1_admin.

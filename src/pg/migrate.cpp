@@ -75,13 +75,7 @@ void sleep_interruptibly(double seconds) {
 }
 
 std::string error_text(const std::exception &e) {
-	if (auto *ce = dynamic_cast<const Error *>(&e)) {
-		return std::string(ce->what()) + (ce->detail().empty() ? "" : ": " + ce->detail());
-	}
-	if (auto *pe = dynamic_cast<const PgError *>(&e)) {
-		return std::string(pe->what()) + (pe->detail().empty() ? "" : ": " + pe->detail());
-	}
-	return e.what();
+	return describe_exception(e, ": ");
 }
 
 class Migration {
@@ -177,6 +171,16 @@ void Migration::set_job_phase(const std::string &phase) {
 // Takes the table lock and the job row. False when the job is not ours to run.
 bool Migration::claim_job() {
 	bool locked = false;
+	std::string other_version;
+	in_transaction([&] { other_version = extension_version_mismatch(); });
+	if (!other_version.empty()) {
+		pg_call([&] {
+			ereport(WARNING, (errmsg("pg2d1: job %lld waits: the extension is version %s, the library %s",
+			                         static_cast<long long>(p_.job_id), other_version.c_str(), kExtensionVersion),
+			                  errhint("ALTER EXTENSION pg2d1 UPDATE;")));
+		});
+		return false;
+	}
 	in_transaction([&] {
 		spi_exec("SELECT pg_catalog.pg_try_advisory_lock($1)", {int8_arg(table_lock_key(p_.relid))});
 		locked = get_bool(0, 1);

@@ -174,13 +174,7 @@ void stop_senders_at_exit(int, Datum) {
 }
 
 std::string describe(const std::exception &e) {
-	if (auto *pe = dynamic_cast<const PgError *>(&e)) {
-		return std::string(pe->what()) + (pe->detail().empty() ? "" : " — " + pe->detail());
-	}
-	if (auto *ce = dynamic_cast<const Error *>(&e)) {
-		return std::string(ce->what()) + (ce->detail().empty() ? "" : " — " + ce->detail());
-	}
-	return e.what();
+	return describe_exception(e, " — ");
 }
 
 void log_failure(const std::string &message) noexcept {
@@ -242,6 +236,8 @@ struct LauncherScan {
 	bool active = false; // some job is queued, running or waiting
 };
 
+std::string version_warned; // the mismatching version the launcher last warned about
+
 // Jobs that should have a worker but have none; restored jobs are paused first.
 LauncherScan scan_jobs() {
 	LauncherScan scan;
@@ -249,6 +245,22 @@ LauncherScan scan_jobs() {
 		if (spi_exec("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg2d1'", {}, true) == 0) {
 			return;
 		}
+		std::string other = extension_version_mismatch();
+		if (!other.empty()) {
+			// Jobs wait (nothing is failed) until the SQL objects match the library.
+			if (other != version_warned) {
+				version_warned = other;
+				pg_call([&] {
+					ereport(WARNING, (errmsg("pg2d1 launcher: the pg2d1 extension in this database is version %s, but "
+					                         "the library is version %s; no job runs until it is updated",
+					                         other.c_str(), kExtensionVersion),
+					                  errhint("ALTER EXTENSION pg2d1 UPDATE;")));
+				});
+			}
+			scan.active = true;
+			return;
+		}
+		version_warned.clear();
 		int paused = pause_restored_jobs();
 		if (paused > 0) {
 			pg_call([&] {
