@@ -88,6 +88,8 @@ if [ "$BUILD_OK" = 1 ]; then
   suite "integration" test/integration/test_migrate.sh integration
   suite "types and keys" test/integration/test_types.sh types
   suite "workers" test/integration/test_workers.sh workers
+  suite "security" test/integration/test_security.sh security
+  suite "completeness" test/integration/test_complete.sh complete
 fi
 
 section "local D1 server"
@@ -98,6 +100,11 @@ if [ -n "$p" ] && [ -n "$f" ]; then add "local D1 server" "$p" "$f"; else add "l
 
 section "summary"
 printf '%s\n' "${SUMMARY[@]}"
-echo "logs: $WORK"
+echo "took $SECONDS s"
+if [ "$TOTAL_FAILED" -eq 0 ] && [ -z "${PG2D1_KEEP_LOGS:-}" ]; then
+  cleanup_all; rm -rf "$WORK"; echo "logs removed (all passed; PG2D1_KEEP_LOGS=1 keeps them)"
+else
+  echo "logs: $WORK"
+fi
 echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
 [ "$TOTAL_FAILED" -eq 0 ]
