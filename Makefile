@@ -42,3 +42,15 @@ $(shlib): libjansson_pg2d1.a
 
 # Header dependencies (-MMD): a changed header rebuilds every object that includes it.
 -include $(OBJS:.o=.d)
+
+# dist — the PGXN release: `make dist` writes pg2d1-$(EXTVERSION).zip, every committed file of
+# HEAD under one top folder pg2d1-$(EXTVERSION)/ with META.json in it, as PGXN expects
+# (upload it, or `pgxn install ./pg2d1-$(EXTVERSION).zip`). The version is pg2d1.control's
+# default_version; META.json must agree (checked by test/integration/check_meta.py).
+EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" pg2d1.control)
+.PHONY: dist
+dist:
+	python3 test/integration/check_meta.py META.json
+	@test -z "$$(git status --porcelain)" || echo "dist: warning: uncommitted changes and untracked files are not in the archive (git archive HEAD)"
+	git archive --format zip --prefix=pg2d1-$(EXTVERSION)/ -o pg2d1-$(EXTVERSION).zip HEAD
+	@echo "dist: pg2d1-$(EXTVERSION).zip"
