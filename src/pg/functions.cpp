@@ -5,6 +5,7 @@
 #include "boundary.hpp"
 #include "spi.hpp"
 #include "catalog.hpp"
+#include "compat.hpp"
 #include "credentials.hpp"
 #include "guc.hpp"
 #include "job_store.hpp"
@@ -16,6 +17,7 @@
 #include "core/sqlite_encode.hpp"
 #include "core/d1_schema.hpp"
 #include "core/ddl.hpp"
+#include "core/remote_ledger.hpp"
 #include "core/error.hpp"
 
 extern "C" {
@@ -167,7 +169,7 @@ PG2D1_FUNCTION(pg2d1_validate) {
 		for (auto &s : checkpoint_table_ddl()) {
 			stmts.push_back({s, {}});
 		}
-		stmts.push_back({"SELECT count(*) AS n FROM migration_checkpoints", {}});
+		stmts.push_back({remote_ledger::probe_sql(), {}});
 		auto results = client.batch(stmts);
 		rs.add({"write", "true", "created or found migration_checkpoints in a batch request"});
 	} catch (const Error &e) {
@@ -373,12 +375,17 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 			notice(buf);
 		}
 		if (job.found && job.status == "completed") {
-			double rate = job.seconds > 0 ? job.rows_done / job.seconds : 0;
-			notice("migrated " + std::to_string(job.rows_done) + " rows in " +
-			       std::to_string(job.seconds).substr(0, 7) + " s (" + std::to_string((long long)rate) + " rows/s), " +
-			       std::to_string(reported.size()) + " checkpoints copied, " + std::to_string(skipped) +
-			       " already complete, " + std::to_string(job.requests) + " requests, " + std::to_string(job.retries) +
-			       " retries, " + std::to_string(job.bytes_sent) + " bytes sent");
+			// The rate counts the rows this job sent, not those of checkpoints it skipped.
+			int64_t copied = 0;
+			for (auto &c : done) {
+				copied += c.skipped ? 0 : c.rows;
+			}
+			double rate = job.seconds > 0 ? copied / job.seconds : 0;
+			notice("migrated " + std::to_string(copied) + " rows in " + std::to_string(job.seconds).substr(0, 7) +
+			       " s (" + std::to_string((long long)rate) + " rows/s; " + std::to_string(job.rows_done) +
+			       " rows in D1), " + std::to_string(reported.size()) + " checkpoints copied, " +
+			       std::to_string(skipped) + " already complete, " + std::to_string(job.requests) + " requests, " +
+			       std::to_string(job.retries) + " retries, " + std::to_string(job.bytes_sent) + " bytes sent");
 			return;
 		}
 		if (job.found && (job.status == "failed" || job.status == "cancelled")) {
@@ -683,17 +690,16 @@ std::string d1_table_name(Oid relid) {
 }
 
 // Runs one statement on D1's migration_checkpoints with the caller's credentials (the same
-// target rules as every other call); "{table}" in `sql` becomes the table's D1 name literal.
-void update_remote_ledger(const std::optional<std::string> &target, std::string sql, Oid relid) {
+// target rules as every other call); `sql_for` (remote_ledger.hpp) builds it from the table's D1 name.
+void update_remote_ledger(const std::optional<std::string> &target, std::string (*sql_for)(std::string_view table),
+                          Oid relid) {
 	Target t = resolve_target(target);
-	std::string lit;
-	append_text_literal(lit, d1_table_name(relid));
+	std::string sql = sql_for(d1_table_name(relid));
 	D1Client client(t.config, interrupt_requested);
 	std::vector<Statement> stmts;
 	for (auto &s : checkpoint_table_ddl()) {
 		stmts.push_back({s, {}});
 	}
-	sql.replace(sql.find("{table}"), 7, lit);
 	stmts.push_back({sql, {}});
 	client.batch(stmts);
 }
@@ -732,9 +738,7 @@ PG2D1_FUNCTION(pg2d1_reset_stuck) {
 		            "Cancel it first with pg2d1_cancel(job_id).");
 	}
 	int n = with_spi([&] { return reset_stuck_local(relid); });
-	update_remote_ledger(
-	    target, "UPDATE migration_checkpoints SET status = 'pending' WHERE table_name = {table} AND status = 'in_progress'",
-	    relid);
+	update_remote_ledger(target, remote_ledger::reset_stuck_sql, relid);
 	PG_RETURN_INT32(n);
 }
 
@@ -745,10 +749,7 @@ PG2D1_FUNCTION(pg2d1_retry_failed) {
 	bool wait = pg_call([&] { return PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2); });
 	require_select(relid);
 	with_spi([&] { (void)retry_failed_local(relid); });
-	update_remote_ledger(target,
-	                     "UPDATE migration_checkpoints SET status = 'pending', error_message = NULL WHERE table_name = "
-	                     "{table} AND status = 'failed'",
-	                     relid);
+	update_remote_ledger(target, remote_ledger::retry_failed_sql, relid);
 	int64_t job = with_spi([&] {
 		spi_exec("SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
 		         "ON n.oid OPERATOR(pg_catalog.=) e.extnamespace WHERE e.extname OPERATOR(pg_catalog.=) 'pg2d1'",
@@ -777,7 +778,7 @@ PG2D1_FUNCTION(pg2d1_reset) {
 		            "Ask a member of pg2d1_admin to reset it.");
 	}
 	int n = with_spi([&] { return delete_table_jobs(relid); });
-	update_remote_ledger(target, "DELETE FROM migration_checkpoints WHERE table_name = {table}", relid);
+	update_remote_ledger(target, remote_ledger::forget_table_sql, relid);
 	PG_RETURN_INT32(n);
 }
 
@@ -786,7 +787,7 @@ PG2D1_FUNCTION(pg2d1_use_key) {
 	Oid relid = regclass_arg(fcinfo, 0, "table");
 	Oid index = pg_call([&] { return PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1); });
 	std::string tbl = relation_display(relid);
-	if (!pg_call([&] { return pg_class_ownercheck(relid, GetUserId()); })) {
+	if (!pg_call([&] { return owns_relation(relid, GetUserId()); })) {
 		throw Error("42501", "must be owner of table " + tbl);
 	}
 	std::string result;
