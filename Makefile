@@ -1,5 +1,5 @@
 # pg2d1 — PGXS build of the extension (C++17). `make && make install`, then
-# `make installcheck` runs the pg_regress tests in sql/ against a running server.
+# `make installcheck` runs the pg_regress tests in test/sql/ against a running server.
 EXTENSION = pg2d1
 MODULE_big = pg2d1
 DATA = $(wildcard sql/pg2d1--*.sql)
@@ -10,7 +10,7 @@ PG_SRCS = $(wildcard src/pg/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 REGRESS = setup boundary credentials privileges ddl
-REGRESS_OPTS = --load-extension=pg2d1
+REGRESS_OPTS = --inputdir=test --load-extension=pg2d1
 
 PG_CONFIG ?= pg_config
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-register -fPIC -Isrc -MMD -MP

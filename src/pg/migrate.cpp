@@ -20,6 +20,7 @@
 #include "core/batch_planner.hpp"
 #include "core/d1_schema.hpp"
 #include "core/error.hpp"
+#include "core/remote_ledger.hpp"
 #include "core/sqlite_encode.hpp"
 
 extern "C" {
@@ -100,7 +101,6 @@ class Migration {
 	void update_progress(bool force);
 	void report_activity(const std::string &phase);
 	void set_job_phase(const std::string &phase);
-	std::string where_range(const CheckpointRow &cp) const;
 	std::string range_display(const CheckpointRow &cp) const;
 	std::string key_text(const Key &k) const;
 	void verify();
@@ -114,7 +114,6 @@ class Migration {
 	Target target_;
 	SourceTable table_;
 	DdlOptions ddl_options_;
-	std::string table_lit_;
 	std::vector<CheckpointRow> checkpoints_;
 	std::map<std::pair<int64_t, int64_t>, int64_t> remote_completed_;
 	int64_t rows_total_ = 0;
@@ -123,11 +122,6 @@ class Migration {
 	Clock::time_point last_progress_ = Clock::now();
 	MemoryContext batch_context_ = nullptr;
 };
-
-std::string Migration::where_range(const CheckpointRow &cp) const {
-	return " WHERE table_name = " + table_lit_ + " AND start_id = " + std::to_string(cp.start_id) +
-	       " AND end_id = " + std::to_string(cp.end_id);
-}
 
 std::string Migration::key_text(const Key &k) const {
 	std::string out;
@@ -278,8 +272,6 @@ void Migration::prepare() {
 		batch_context_ = pg_call(
 		    [] { return AllocSetContextCreate(TopMemoryContext, "pg2d1 row batch", ALLOCSET_DEFAULT_SIZES); });
 	}
-	table_lit_.clear();
-	append_text_literal(table_lit_, table_.def.name);
 	remote_completed_.clear();
 	client_.emplace(target_.config, interrupt_requested);
 	start_sender();
@@ -307,13 +299,11 @@ void Migration::prepare() {
 	if (start_over || d1_created) {
 		// A table D1 did not have holds none of the ranges its ledger may list: forget them
 		// in the same request that creates it.
-		stmts.push_back({"DELETE FROM migration_checkpoints WHERE table_name = " + table_lit_, {}});
+		stmts.push_back({remote_ledger::forget_table_sql(table_.def.name), {}});
 	}
 	client_->batch(stmts);
 	if (!start_over && !d1_created) {
-		StatementResult r = client_->raw({"SELECT CAST(start_id AS TEXT), CAST(end_id AS TEXT), records_processed "
-		                                  "FROM migration_checkpoints WHERE status = 'completed' AND table_name = ?1",
-		                                  {table_.def.name}});
+		StatementResult r = client_->raw({remote_ledger::completed_ranges_sql(table_.def.name), {}});
 		for (auto &row : r.rows) {
 			if (row.size() == 3 && row[0] && row[1] && row[2]) {
 				remote_completed_[{std::stoll(*row[0]), std::stoll(*row[1])}] = std::stoll(*row[2]);
@@ -589,15 +579,8 @@ void Migration::update_progress(bool force) {
 }
 
 void Migration::mark_remote_failed(const CheckpointRow &cp, const std::string &message) {
-	std::string cut = message.substr(0, 2000);
-	while (!cut.empty() && !is_valid_utf8(cut)) {
-		cut.pop_back(); // never split a UTF-8 character
-	}
-	std::string msg;
-	append_text_literal(msg, cut);
 	try {
-		client_->batch(
-		    {{"UPDATE migration_checkpoints SET status = 'failed', error_message = " + msg + where_range(cp), {}}});
+		client_->batch({{remote_ledger::fail_sql(table_.def.name, cp.start_id, cp.end_id, message), {}}});
 	} catch (const std::exception &) {
 		// D1 is unreachable or refusing: the original error is what the user needs.
 	}
@@ -614,19 +597,12 @@ void Migration::copy(CheckpointRow &cp, size_t index) {
 	}
 	BatchPlanner planner(target, limits_from_gucs(static_cast<size_t>(p_.batch_size)));
 	const size_t max_tuple = planner.max_tuple_bytes();
-	std::string where = where_range(cp);
 	if (!traditional) {
-		client_->batch(
-		    {{"INSERT INTO migration_checkpoints (table_name, start_id, end_id, records_processed, status, "
-		      "started_at) SELECT " +
-		          table_lit_ + ", " + std::to_string(cp.start_id) + ", " + std::to_string(cp.end_id) +
-		          ", 0, 'in_progress', datetime('now') WHERE NOT EXISTS (SELECT 1 FROM migration_checkpoints" + where +
-		          ")",
-		      {}},
-		     {"UPDATE migration_checkpoints SET status = 'in_progress', started_at = datetime('now'), "
-		      "completed_at = NULL, error_message = NULL" +
-		          where,
-		      {}}});
+		std::vector<Statement> claim;
+		for (auto &s : remote_ledger::claim_sql(table_.def.name, cp.start_id, cp.end_id)) {
+			claim.push_back({s, {}});
+		}
+		client_->batch(claim);
 	}
 	// Keyset over the key's own order (its index): the first page after the range's lower
 	// bound, then after the last key read; never past its upper bound.
@@ -708,8 +684,7 @@ void Migration::copy(CheckpointRow &cp, size_t index) {
 	}
 	std::optional<std::string> trailer;
 	if (!traditional) {
-		trailer = "UPDATE migration_checkpoints SET status = 'completed', records_processed = " + std::to_string(rows) +
-		          ", completed_at = datetime('now'), error_message = NULL" + where;
+		trailer = remote_ledger::complete_sql(table_.def.name, cp.start_id, cp.end_id, rows);
 	}
 	planner.finish(trailer);
 	send_ready();

@@ -672,6 +672,28 @@ TEST(SchemaDifferences, UpsertMatchesKeyInAnyOrder) {
 	EXPECT_EQ(db.select("v FROM k").bytes, "v1");
 }
 
+// translate_check (check_translation.hpp) on its own: the SQL translate_table puts in CONSTRAINT … CHECK,
+// or the reason it gives in the warning.
+TEST(CheckTranslation, DirectApi) {
+	TableDef t;
+	t.name = "t";
+	t.columns = {col("qty", "int4"), col("price", "numeric"), col("name", "text")};
+	const CheckTranslation ok = translate_check(t, "((qty >= 0) AND (name <> ''::text))");
+	ASSERT_TRUE(ok.sql.has_value());
+	EXPECT_EQ(*ok.sql, "((\"qty\" >= 0) AND (\"name\" <> ''))");
+	EXPECT_TRUE(ok.reason.empty());
+	SqliteDb db;
+	db.exec("CREATE TABLE t (qty INTEGER, price TEXT, name TEXT, CHECK (" + *ok.sql + "))");
+	db.exec("INSERT INTO t VALUES (1, '2.5', 'a')");
+	EXPECT_THROW(db.exec("INSERT INTO t VALUES (-1, '2.5', 'a')"), std::runtime_error);
+	const CheckTranslation refused = translate_check(t, "(price > (0)::numeric)");
+	EXPECT_FALSE(refused.sql.has_value());
+	EXPECT_TRUE(contains(refused.reason, "column \"price\" is numeric")) << refused.reason;
+	const CheckTranslation bad = translate_check(t, "(qty > ");
+	EXPECT_FALSE(bad.sql.has_value());
+	EXPECT_EQ(bad.reason, "unexpected end of the expression");
+}
+
 TEST(CheckpointTable, MatchesDesignAndRunsInSqlite) {
 	const auto ddl = checkpoint_table_ddl();
 	ASSERT_EQ(ddl.size(), 2u);
