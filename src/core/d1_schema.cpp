@@ -52,7 +52,9 @@ void check_d1_table_matches(D1Client &client, const TableDef &table, const std::
 	}
 	throw Error("42P07", "D1 table " + quote_ident(table.name) + " does not match \"" + display_name + "\"", detail,
 	            "Drop or rename the D1 table (SELECT pg2d1_query('DROP TABLE " + quote_ident(table.name) +
-	                "');) and run again, or alter it to match: pg2d1 never changes an existing D1 table.");
+	                "');) and run pg2d1_migrate again: pg2d1 creates it and sends every row. Or alter it to match "
+	                "and run pg2d1_migrate(…, resume => false) so existing rows get the new columns' values; pg2d1 "
+	                "never changes an existing D1 table.");
 }
 
 } // namespace pg2d1
