@@ -2,10 +2,12 @@
 # Installs what pg2d1's build, tests and demo need (Debian 12): PostgreSQL 15 with server
 # headers, libcurl, jansson, GoogleTest, CMake, sqlite3, Python, pg_cron, and the local D1
 # server's npm packages. Installs only what is missing. Safe to run repeatedly.
+# pg2d1.so's jansson is built from Debian's source package by scripts/build-jansson.sh
+# (cmake, build-essential, debian-archive-keyring); libjansson-dev is for the unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(build-essential cmake pkg-config git ca-certificates
+PKGS=(build-essential cmake pkg-config git ca-certificates debian-archive-keyring
       postgresql-15 postgresql-server-dev-15 postgresql-client-15 postgresql-common postgresql-15-cron
       libcurl4-openssl-dev libjansson-dev libgtest-dev libsqlite3-dev sqlite3
       python3 nodejs npm)
