@@ -52,6 +52,8 @@ if make -j"$(nproc)" >"$WORK/make.log" 2>&1 && $SUDO make install >>"$WORK/make.
   warnings=$(grep -c 'warning:' "$WORK/make.log" || true)
   echo "built and installed pg2d1 ($warnings compiler warnings)"
   if [ "$warnings" -eq 0 ]; then add "build (no warnings)" 1 0; else grep 'warning:' "$WORK/make.log" | head; add "build (no warnings)" 0 1; fi
+  # The library the tests load is the one just built (and exports no jansson symbol).
+  if $SUDO make check-installed-so 2>&1 | tail -n 2; then add "installed .so" 1 0; else add "installed .so" 0 1; fi
   BUILD_OK=1
 else
   tail -n 40 "$WORK/make.log"; add "build" 0 1; BUILD_OK=0
@@ -90,6 +92,8 @@ if [ "$BUILD_OK" = 1 ]; then
   suite "workers" test/integration/test_workers.sh workers
   suite "security" test/integration/test_security.sh security
   suite "completeness" test/integration/test_complete.sh complete
+  suite "upgrade 0.1.0 → 0.2.0" test/integration/test_upgrade.sh upgrade
+  suite "Debian package" test/integration/test_package.sh package
 fi
 
 section "local D1 server"
