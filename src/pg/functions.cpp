@@ -340,6 +340,7 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 	std::set<int64_t> reported;
 	bool skip_note_done = false;
 	int missing_after_stop = 0;
+	int not_visible = 0;
 	for (;;) {
 		pg_call([] {
 			(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 200L, PG_WAIT_EXTENSION);
@@ -394,6 +395,12 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 			            job.status == "failed"
 			                ? "Fix the cause and call pg2d1_migrate again: completed checkpoints are kept."
 			                : "");
+		}
+		if (!job.found && handle == nullptr && ++not_visible > 25) {
+			// Another role's job (row-level security hides it): nothing to follow from here.
+			throw Error("42501", "job " + std::to_string(job_id) + " for \"" + table + "\" belongs to another role",
+			            "It is migrating the table now; this call returned its id instead of starting another.",
+			            "Its owner, a member of pg2d1_admin or a superuser can follow it in pg2d1_progress.");
 		}
 		pid_t pid;
 		if (handle && GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED && ++missing_after_stop > 2) {
