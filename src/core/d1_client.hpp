@@ -43,6 +43,16 @@ struct ClientStats {
 	double wait_ms = 0; // time slept for rate limiting and backoff
 };
 
+// Adds another client's counters (a worker sums its bookkeeping and data clients).
+inline ClientStats &operator+=(ClientStats &a, const ClientStats &b) {
+	a.requests += b.requests;
+	a.retries += b.retries;
+	a.bytes_sent += b.bytes_sent;
+	a.bytes_received += b.bytes_received;
+	a.wait_ms += b.wait_ms;
+	return a;
+}
+
 struct DatabaseInfo {
 	std::string uuid;
 	std::string name;

@@ -120,11 +120,21 @@ std::vector<Oid> regclass_array_arg(FunctionCallInfo fcinfo, int n) {
 	return out;
 }
 
-SourceTable load_table_spi(Oid relid) {
+// Runs `f` with SPI connected (in the caller's transaction).
+template <typename F> auto with_spi(F &&f) -> decltype(f()) {
 	pg_call([] { spi_connect(); });
-	SourceTable t = load_source_table(relid);
-	pg_call([] { SPI_finish(); });
-	return t;
+	if constexpr (std::is_void_v<decltype(f())>) {
+		f();
+		pg_call([] { SPI_finish(); });
+	} else {
+		auto r = f();
+		pg_call([] { SPI_finish(); });
+		return r;
+	}
+}
+
+SourceTable load_table_spi(Oid relid) {
+	return with_spi([&] { return load_source_table(relid); });
 }
 
 void notice(const std::string &msg) {
@@ -408,19 +418,6 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 			            job.found ? "The job is " + job.status + "." : "The job never started.",
 			            "See the server log; calling pg2d1_migrate again resumes the job.");
 		}
-	}
-}
-
-// Runs `f` with SPI connected (in the caller's transaction).
-template <typename F> auto with_spi(F &&f) -> decltype(f()) {
-	pg_call([] { spi_connect(); });
-	if constexpr (std::is_void_v<decltype(f())>) {
-		f();
-		pg_call([] { SPI_finish(); });
-	} else {
-		auto r = f();
-		pg_call([] { SPI_finish(); });
-		return r;
 	}
 }
 

@@ -65,8 +65,8 @@ StoreState enter_store() {
 	pg_call([&] {
 		GetUserIdAndSecContext(&s.saved_user, &s.saved_context);
 		s.guc_level = NewGUCNestLevel();
-		(void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-		                        true, 0, false);
+		(void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+		                        0, false);
 		SetUserIdAndSecContext(owner, s.saved_context | SECURITY_LOCAL_USERID_CHANGE);
 	});
 	return s;
@@ -105,11 +105,10 @@ std::string current_user_name() {
 
 // The job columns every JobRow reader selects, in this order.
 constexpr const char *kJobColumns =
-    "j.job_id, j.table_name, j.relid::oid, j.owner::text, j.origin, j.status, j.checkpoint_size, j.batch_size, "
-    "j.resume, j.mode, coalesce(j.target, ''), coalesce(j.depends_on, 0), j.verify, j.numeric_as_real, "
+    "j.job_id, j.table_name, j.relid::oid, j.owner::text, j.status, j.checkpoint_size, j.batch_size, j.resume, "
+    "j.mode, coalesce(j.target, ''), coalesce(j.depends_on, 0), j.verify, j.numeric_as_real, "
     "j.requests_per_second, j.max_retries, j.request_timeout_ms, j.max_statement_bytes, j.max_request_bytes, "
-    "j.max_statements_per_request, coalesce(j.last_error, ''), coalesce(j.d1_columns, ''), j.attempts, "
-    "coalesce(j.pid, 0), j.rows_done, r.oid, coalesce(r.rolcanlogin, false)";
+    "j.max_statements_per_request, coalesce(j.d1_columns, ''), j.attempts, r.oid, coalesce(r.rolcanlogin, false)";
 constexpr const char *kJobFrom = " FROM pg2d1.jobs j LEFT JOIN pg_catalog.pg_roles r ON r.rolname = j.owner ";
 
 JobRow read_job_row(uint64 i) {
@@ -120,29 +119,25 @@ JobRow read_job_row(uint64 i) {
 	j.table_name = get_text(i, 2);
 	p.relid = get_oid(i, 3);
 	j.owner = get_text(i, 4);
-	j.origin = get_text(i, 5);
-	j.status = get_text(i, 6);
-	p.checkpoint_size = get_int64(i, 7);
-	p.batch_size = get_int32(i, 8);
-	bool resume = get_bool(i, 9);
-	std::string mode = get_text(i, 10);
-	std::string target = get_text(i, 11);
-	p.depends_on = get_int64(i, 12);
-	bool verify = get_bool(i, 13);
-	bool numeric_real = get_bool(i, 14);
-	p.requests_per_second = static_cast<float>(get_float8(i, 15));
-	p.max_retries = static_cast<int16_t>(get_int32(i, 16));
-	p.request_timeout_ms = get_int32(i, 17);
-	p.max_statement_bytes = get_int32(i, 18);
-	p.max_request_bytes = get_int32(i, 19);
-	p.max_statements_per_request = static_cast<int16_t>(get_int32(i, 20));
-	j.last_error = get_text(i, 21);
-	j.d1_columns = get_text(i, 22);
-	j.attempts = get_int32(i, 23);
-	j.pid = get_int32(i, 24);
-	j.rows_done = get_int64(i, 25);
-	p.owner = get_oid(i, 26);
-	j.owner_can_login = get_bool(i, 27);
+	j.status = get_text(i, 5);
+	p.checkpoint_size = get_int64(i, 6);
+	p.batch_size = get_int32(i, 7);
+	bool resume = get_bool(i, 8);
+	std::string mode = get_text(i, 9);
+	std::string target = get_text(i, 10);
+	p.depends_on = get_int64(i, 11);
+	bool verify = get_bool(i, 12);
+	bool numeric_real = get_bool(i, 13);
+	p.requests_per_second = static_cast<float>(get_float8(i, 14));
+	p.max_retries = static_cast<int16_t>(get_int32(i, 15));
+	p.request_timeout_ms = get_int32(i, 16);
+	p.max_statement_bytes = get_int32(i, 17);
+	p.max_request_bytes = get_int32(i, 18);
+	p.max_statements_per_request = static_cast<int16_t>(get_int32(i, 19));
+	j.d1_columns = get_text(i, 20);
+	j.attempts = get_int32(i, 21);
+	p.owner = get_oid(i, 22);
+	j.owner_can_login = get_bool(i, 23);
 	p.dboid = MyDatabaseId;
 	p.flags = (resume ? uint32_t(kJobResume) : 0u) | (mode == "traditional" ? uint32_t(kJobTraditional) : 0u) |
 	          (verify ? uint32_t(kJobVerify) : 0u) | (numeric_real ? uint32_t(kJobNumericReal) : 0u);
@@ -171,19 +166,11 @@ std::string extension_version_mismatch() {
 void require_extension_version() {
 	std::string v = extension_version_mismatch();
 	if (!v.empty()) {
-		throw Error("55000",
-		            "the pg2d1 extension here is version " + v + ", but the pg2d1 library is version " +
-		                kExtensionVersion,
-		            "The library was upgraded and the extension's SQL objects were not.",
-		            "ALTER EXTENSION pg2d1 UPDATE;");
+		throw Error(
+		    "55000",
+		    "the pg2d1 extension here is version " + v + ", but the pg2d1 library is version " + kExtensionVersion,
+		    "The library was upgraded and the extension's SQL objects were not.", "ALTER EXTENSION pg2d1 UPDATE;");
 	}
-}
-
-std::string current_origin() {
-	return as_store([] {
-		spi_exec("SELECT pg2d1._origin()", {});
-		return get_text(0, 1);
-	});
 }
 
 bool caller_is_admin() {
@@ -196,7 +183,8 @@ bool caller_is_admin() {
 	});
 }
 
-void require_job_access(const JobRow &job) {
+// Throws 42501 unless the calling role owns the job or is an admin.
+static void require_job_access(const JobRow &job) {
 	if (caller_is_admin() || job.owner == current_user_name()) {
 		return;
 	}
@@ -216,31 +204,32 @@ int64_t next_job_id() {
 void insert_job(const JobParams &p, const std::string &table_name, const char *status) {
 	std::string owner = pg_call([&] { return static_cast<const char *>(GetUserNameFromId(p.owner, false)); });
 	std::vector<SpiArg> args = {int8_arg(p.job_id),
-	                         text_arg(table_name),
-	                         oid_arg(p.relid),
-	                         text_arg(owner),
-	                         text_arg(status),
-	                         int8_arg(p.checkpoint_size),
-	                         int4_arg(p.batch_size),
-	                         bool_arg((p.flags & kJobResume) != 0),
-	                         text_arg((p.flags & kJobTraditional) ? "traditional" : "resumable"),
-	                         text_arg(p.target, true),
-	                         int8_arg(p.depends_on),
-	                         float8_arg(p.requests_per_second),
-	                         int4_arg(p.max_retries),
-	                         int4_arg(p.request_timeout_ms),
-	                         int4_arg(p.max_statement_bytes),
-	                         int4_arg(p.max_request_bytes),
-	                         int4_arg(p.max_statements_per_request),
-	                         bool_arg((p.flags & kJobVerify) != 0),
-	                         bool_arg((p.flags & kJobNumericReal) != 0)};
+	                            text_arg(table_name),
+	                            oid_arg(p.relid),
+	                            text_arg(owner),
+	                            text_arg(status),
+	                            int8_arg(p.checkpoint_size),
+	                            int4_arg(p.batch_size),
+	                            bool_arg((p.flags & kJobResume) != 0),
+	                            text_arg((p.flags & kJobTraditional) ? "traditional" : "resumable"),
+	                            text_arg(p.target, true),
+	                            int8_arg(p.depends_on),
+	                            float8_arg(p.requests_per_second),
+	                            int4_arg(p.max_retries),
+	                            int4_arg(p.request_timeout_ms),
+	                            int4_arg(p.max_statement_bytes),
+	                            int4_arg(p.max_request_bytes),
+	                            int4_arg(p.max_statements_per_request),
+	                            bool_arg((p.flags & kJobVerify) != 0),
+	                            bool_arg((p.flags & kJobNumericReal) != 0)};
 	as_store([&] {
-		spi_exec("INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, batch_size, resume, "
-		     "mode, target, depends_on, requests_per_second, max_retries, request_timeout_ms, max_statement_bytes, "
-		     "max_request_bytes, max_statements_per_request, verify, numeric_as_real) "
-		     "VALUES ($1, $2, $3::oid::regclass, $4, $5, $6, $7, $8, $9, $10, nullif($11, 0), $12, $13, $14, $15, "
-		     "$16, $17, $18, $19) ON CONFLICT (job_id) DO NOTHING",
-		     args);
+		spi_exec(
+		    "INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, batch_size, resume, "
+		    "mode, target, depends_on, requests_per_second, max_retries, request_timeout_ms, max_statement_bytes, "
+		    "max_request_bytes, max_statements_per_request, verify, numeric_as_real) "
+		    "VALUES ($1, $2, $3::oid::regclass, $4, $5, $6, $7, $8, $9, $10, nullif($11, 0), $12, $13, $14, $15, "
+		    "$16, $17, $18, $19) ON CONFLICT (job_id) DO NOTHING",
+		    args);
 	});
 }
 
@@ -255,10 +244,11 @@ std::optional<JobRow> load_job(int64_t job_id) {
 
 std::optional<int64_t> active_job(Oid relid, bool launcher_serves_db) {
 	return as_store([&]() -> std::optional<int64_t> {
-		if (spi_exec("SELECT j.job_id FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass AND j.status IN "
-		         "('queued','running','waiting') AND j.origin = pg2d1._origin() AND "
-		         "(($2 AND j.status = 'queued') OR pg2d1._table_has_worker(j.relid)) ORDER BY j.job_id DESC LIMIT 1",
-		         {oid_arg(relid), bool_arg(launcher_serves_db)}) == 0) {
+		if (spi_exec(
+		        "SELECT j.job_id FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass AND j.status IN "
+		        "('queued','running','waiting') AND j.origin = pg2d1._origin() AND "
+		        "(($2 AND j.status = 'queued') OR pg2d1._table_has_worker(j.relid)) ORDER BY j.job_id DESC LIMIT 1",
+		        {oid_arg(relid), bool_arg(launcher_serves_db)}) == 0) {
 			return std::nullopt;
 		}
 		return get_int64(0, 1);
@@ -279,74 +269,77 @@ std::optional<JobRow> latest_job(Oid relid, bool resumable_only) {
 bool claim_job(int64_t job_id) {
 	return as_store([&] {
 		return spi_exec("UPDATE pg2d1.jobs SET status = 'running', pid = pg_backend_pid(), phase = 'starting', "
-		            "last_error = NULL, next_attempt_at = NULL, updated_at = clock_timestamp() "
-		            "WHERE job_id = $1 AND status IN ('queued','running','waiting') AND origin = pg2d1._origin()",
-		            {int8_arg(job_id)}) > 0;
+		                "last_error = NULL, next_attempt_at = NULL, updated_at = clock_timestamp() "
+		                "WHERE job_id = $1 AND status IN ('queued','running','waiting') AND origin = pg2d1._origin()",
+		                {int8_arg(job_id)}) > 0;
 	});
 }
 
 bool finish_job(int64_t job_id, int64_t rows_done) {
 	return as_store([&] {
-		return spi_exec("UPDATE pg2d1.jobs SET status = 'completed', phase = NULL, pid = NULL, rows_done = $2, "
-		            "attempts = 0, last_error = NULL, finished_at = clock_timestamp(), updated_at = clock_timestamp() "
-		            "WHERE job_id = $1 AND status = 'running'",
-		            {int8_arg(job_id), int8_arg(rows_done)}) > 0;
+		return spi_exec(
+		           "UPDATE pg2d1.jobs SET status = 'completed', phase = NULL, pid = NULL, rows_done = $2, "
+		           "attempts = 0, last_error = NULL, finished_at = clock_timestamp(), updated_at = clock_timestamp() "
+		           "WHERE job_id = $1 AND status = 'running'",
+		           {int8_arg(job_id), int8_arg(rows_done)}) > 0;
 	});
 }
 
 bool fail_job(int64_t job_id, const std::string &message) {
 	return as_store([&] {
 		return spi_exec("UPDATE pg2d1.jobs SET status = 'failed', last_error = $2, pid = NULL, phase = NULL, "
-		            "next_attempt_at = NULL, finished_at = clock_timestamp(), updated_at = clock_timestamp() "
-		            "WHERE job_id = $1 AND status IN ('queued','running','waiting')",
-		            {int8_arg(job_id), text_arg(message)}) > 0;
+		                "next_attempt_at = NULL, finished_at = clock_timestamp(), updated_at = clock_timestamp() "
+		                "WHERE job_id = $1 AND status IN ('queued','running','waiting')",
+		                {int8_arg(job_id), text_arg(message)}) > 0;
 	});
 }
 
 bool set_waiting(int64_t job_id, const std::string &reason, double seconds) {
 	return as_store([&] {
-		return spi_exec("UPDATE pg2d1.jobs SET status = 'waiting', last_error = $2, "
-		            "next_attempt_at = clock_timestamp() + make_interval(secs => $3), "
-		            "phase = 'waiting for D1', updated_at = clock_timestamp() WHERE job_id = $1 AND status = 'running'",
-		            {int8_arg(job_id), text_arg(reason), float8_arg(seconds)}) > 0;
+		return spi_exec(
+		           "UPDATE pg2d1.jobs SET status = 'waiting', last_error = $2, "
+		           "next_attempt_at = clock_timestamp() + make_interval(secs => $3), "
+		           "phase = 'waiting for D1', updated_at = clock_timestamp() WHERE job_id = $1 AND status = 'running'",
+		           {int8_arg(job_id), text_arg(reason), float8_arg(seconds)}) > 0;
 	});
 }
 
 bool end_waiting(int64_t job_id) {
 	return as_store([&] {
 		return spi_exec("UPDATE pg2d1.jobs SET status = 'running', next_attempt_at = NULL, phase = 'resuming', "
-		            "updated_at = clock_timestamp() WHERE job_id = $1 AND status = 'waiting'",
-		            {int8_arg(job_id)}) > 0;
+		                "updated_at = clock_timestamp() WHERE job_id = $1 AND status = 'waiting'",
+		                {int8_arg(job_id)}) > 0;
 	});
 }
 
 void update_progress(int64_t job_id, const JobProgress &p) {
 	as_store([&] {
-		spi_exec("UPDATE pg2d1.jobs SET rows_done = $2, requests = $3, retries = $4, bytes_sent = $5, peak_rss_kb = $6, "
-		     "updated_at = clock_timestamp() WHERE job_id = $1",
-		     {int8_arg(job_id), int8_arg(p.rows_done), int8_arg(p.requests), int8_arg(p.retries),
-		      int8_arg(p.bytes_sent), int8_arg(p.peak_rss_kb)});
+		spi_exec(
+		    "UPDATE pg2d1.jobs SET rows_done = $2, requests = $3, retries = $4, bytes_sent = $5, peak_rss_kb = $6, "
+		    "updated_at = clock_timestamp() WHERE job_id = $1",
+		    {int8_arg(job_id), int8_arg(p.rows_done), int8_arg(p.requests), int8_arg(p.retries), int8_arg(p.bytes_sent),
+		     int8_arg(p.peak_rss_kb)});
 	});
 }
 
 void set_rows_total(int64_t job_id, int64_t rows_total) {
 	as_store([&] {
 		spi_exec("UPDATE pg2d1.jobs SET rows_total = $2, updated_at = clock_timestamp() WHERE job_id = $1",
-		     {int8_arg(job_id), int8_arg(rows_total)});
+		         {int8_arg(job_id), int8_arg(rows_total)});
 	});
 }
 
 void set_phase(int64_t job_id, const std::string &phase) {
 	as_store([&] {
 		spi_exec("UPDATE pg2d1.jobs SET phase = $2, updated_at = clock_timestamp() WHERE job_id = $1",
-		     {int8_arg(job_id), text_arg(phase, true)});
+		         {int8_arg(job_id), text_arg(phase, true)});
 	});
 }
 
 void set_verify_result(int64_t job_id, bool ok, const std::string &summary) {
 	as_store([&] {
 		spi_exec("UPDATE pg2d1.jobs SET verified = $2, verify_summary = $3 WHERE job_id = $1",
-		     {int8_arg(job_id), bool_arg(ok), text_arg(summary)});
+		         {int8_arg(job_id), bool_arg(ok), text_arg(summary)});
 	});
 }
 
@@ -389,21 +382,22 @@ bool cancel_job(int64_t job_id) {
 	require_job_access(*job);
 	int pid = 0;
 	bool cancelled = as_store([&] {
-		if (spi_exec("UPDATE pg2d1.jobs SET status = 'cancelled', finished_at = clock_timestamp(), "
-		         "updated_at = clock_timestamp(), phase = NULL, next_attempt_at = NULL "
-		         "WHERE job_id = $1 AND status IN ('queued','running','waiting') RETURNING coalesce(pid, 0), relid::oid",
-		         {int8_arg(job_id)}) == 0) {
+		if (spi_exec(
+		        "UPDATE pg2d1.jobs SET status = 'cancelled', finished_at = clock_timestamp(), "
+		        "updated_at = clock_timestamp(), phase = NULL, next_attempt_at = NULL "
+		        "WHERE job_id = $1 AND status IN ('queued','running','waiting') RETURNING coalesce(pid, 0), relid::oid",
+		        {int8_arg(job_id)}) == 0) {
 			return false;
 		}
 		pid = get_int32(0, 1);
 		Oid relid = get_oid(0, 2);
 		spi_exec("UPDATE pg2d1.checkpoints SET status = 'pending' WHERE job_id = $1 AND status = 'in_progress'",
-		     {int8_arg(job_id)});
+		         {int8_arg(job_id)});
 		// Signal only the process that holds the table's worker lock (never a recycled pid).
 		if (pid != 0 &&
 		    spi_exec("SELECT 1 FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = $1 "
-		         "AND l.classid = 1882350641::oid AND l.objid = $2 AND l.objsubid = 1",
-		         {int4_arg(pid), oid_arg(relid)}) == 0) {
+		             "AND l.classid = 1882350641::oid AND l.objid = $2 AND l.objsubid = 1",
+		             {int4_arg(pid), oid_arg(relid)}) == 0) {
 			pid = 0;
 		}
 		return true;
@@ -426,10 +420,10 @@ std::vector<JobRow> launch_candidates() {
 	return as_store([] {
 		std::vector<JobRow> out;
 		uint64 n = spi_exec(job_query("WHERE j.status IN ('queued','running','waiting') AND j.origin = pg2d1._origin() "
-		                          "AND NOT pg2d1._table_has_worker(j.relid) AND (j.next_attempt_at IS NULL OR "
-		                          "j.next_attempt_at <= clock_timestamp()) ORDER BY j.job_id")
-		                    .c_str(),
-		                {});
+		                              "AND NOT pg2d1._table_has_worker(j.relid) AND (j.next_attempt_at IS NULL OR "
+		                              "j.next_attempt_at <= clock_timestamp()) ORDER BY j.job_id")
+		                        .c_str(),
+		                    {});
 		for (uint64 i = 0; i < n; i++) {
 			out.push_back(read_job_row(i));
 		}
@@ -441,18 +435,18 @@ int pause_restored_jobs() {
 	return as_store([] {
 		return static_cast<int>(
 		    spi_exec("UPDATE pg2d1.jobs SET status = 'paused', pid = NULL, phase = NULL, next_attempt_at = NULL, "
-		         "last_error = 'restored from another cluster or database (origin ' || origin || '): call "
-		         "pg2d1_migrate(''' || table_name || ''') to resume it here', updated_at = clock_timestamp() "
-		         "WHERE status IN ('queued','running','waiting') AND origin <> pg2d1._origin()",
-		         {}));
+		             "last_error = 'restored from another cluster or database (origin ' || origin || '): call "
+		             "pg2d1_migrate(''' || table_name || ''') to resume it here', updated_at = clock_timestamp() "
+		             "WHERE status IN ('queued','running','waiting') AND origin <> pg2d1._origin()",
+		             {}));
 	});
 }
 
 void record_launch(int64_t job_id, int attempts, double backoff_seconds) {
 	as_store([&] {
 		spi_exec("UPDATE pg2d1.jobs SET attempts = $2, next_attempt_at = clock_timestamp() + make_interval(secs => $3) "
-		     "WHERE job_id = $1",
-		     {int8_arg(job_id), int4_arg(attempts), float8_arg(backoff_seconds)});
+		         "WHERE job_id = $1",
+		         {int8_arg(job_id), int4_arg(attempts), float8_arg(backoff_seconds)});
 	});
 }
 
@@ -471,8 +465,9 @@ constexpr const char *kCheckpointColumns =
     "skipped FROM pg2d1.checkpoints ";
 
 void damaged(int64_t job_id, int64_t id, const std::string &what) {
-	throw Error("XX001", "the ledger of pg2d1 job " + std::to_string(job_id) + " is damaged: checkpoint " +
-	                         std::to_string(id) + " " + what,
+	throw Error("XX001",
+	            "the ledger of pg2d1 job " + std::to_string(job_id) + " is damaged: checkpoint " + std::to_string(id) +
+	                " " + what,
 	            "pg2d1.checkpoints holds a row pg2d1 did not write.",
 	            "Start the table over with pg2d1_migrate(…, resume => false), or pg2d1_reset(…) first.");
 }
@@ -525,33 +520,34 @@ std::vector<CheckpointRow> read_checkpoints(uint64 n, int64_t job_id, size_t key
 
 std::vector<CheckpointRow> load_checkpoints(int64_t job_id, size_t key_columns) {
 	return as_store([&] {
-		uint64 n = spi_exec((std::string(kCheckpointColumns) +
-		                 "WHERE job_id = $1 ORDER BY after_key IS NOT NULL, start_id, id")
-		                    .c_str(),
-		                {int8_arg(job_id)});
+		uint64 n = spi_exec(
+		    (std::string(kCheckpointColumns) + "WHERE job_id = $1 ORDER BY after_key IS NOT NULL, start_id, id")
+		        .c_str(),
+		    {int8_arg(job_id)});
 		return read_checkpoints(n, job_id, key_columns);
 	});
 }
 
 int64_t insert_checkpoint(int64_t job_id, const std::string &table_name, const CheckpointRow &cp) {
 	std::vector<SpiArg> args = {int8_arg(job_id),
-	                         text_arg(table_name),
-	                         int8_arg(cp.start_id),
-	                         int8_arg(cp.end_id),
-	                         text_array_arg(cp.start_key),
-	                         text_array_arg(cp.end_key),
-	                         text_array_arg(cp.after_key),
-	                         text_array_arg(cp.through_key),
-	                         text_array_arg(cp.last_key),
-	                         int8_arg(cp.records),
-	                         text_arg(cp.status),
-	                         bool_arg(cp.skipped)};
+	                            text_arg(table_name),
+	                            int8_arg(cp.start_id),
+	                            int8_arg(cp.end_id),
+	                            text_array_arg(cp.start_key),
+	                            text_array_arg(cp.end_key),
+	                            text_array_arg(cp.after_key),
+	                            text_array_arg(cp.through_key),
+	                            text_array_arg(cp.last_key),
+	                            int8_arg(cp.records),
+	                            text_arg(cp.status),
+	                            bool_arg(cp.skipped)};
 	return as_store([&] {
-		spi_exec("INSERT INTO pg2d1.checkpoints (job_id, table_name, start_id, end_id, start_key, end_key, after_key, "
-		     "through_key, last_key, records_processed, status, remote_synced, skipped, completed_at) VALUES ($1, $2, "
-		     "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, CASE WHEN $11 = 'completed' THEN clock_timestamp() END) "
-		     "RETURNING id",
-		     args);
+		spi_exec(
+		    "INSERT INTO pg2d1.checkpoints (job_id, table_name, start_id, end_id, start_key, end_key, after_key, "
+		    "through_key, last_key, records_processed, status, remote_synced, skipped, completed_at) VALUES ($1, $2, "
+		    "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, CASE WHEN $11 = 'completed' THEN clock_timestamp() END) "
+		    "RETURNING id",
+		    args);
 		return get_int64(0, 1);
 	});
 }
@@ -559,21 +555,26 @@ int64_t insert_checkpoint(int64_t job_id, const std::string &table_name, const C
 void mark_checkpoint(int64_t id, const char *status, const std::string &error, int64_t rows,
                      const std::optional<std::vector<std::string>> &last_key) {
 	std::vector<SpiArg> args = {int8_arg(id), text_arg(status), text_arg(error, true), int8_arg(rows),
-	                         text_array_arg(last_key)};
+	                            text_array_arg(last_key)};
 	as_store([&] {
 		spi_exec("UPDATE pg2d1.checkpoints SET status = $2, error_message = $3, records_processed = $4, "
-		     "last_key = coalesce($5, last_key), "
-		     "started_at = CASE WHEN $2 = 'in_progress' THEN clock_timestamp() ELSE started_at END, "
-		     "completed_at = CASE WHEN $2 = 'completed' THEN clock_timestamp() END, "
-		     "remote_synced = ($2 <> 'in_progress') WHERE id = $1",
-		     args);
+		         "last_key = coalesce($5, last_key), "
+		         "started_at = CASE WHEN $2 = 'in_progress' THEN clock_timestamp() ELSE started_at END, "
+		         "completed_at = CASE WHEN $2 = 'completed' THEN clock_timestamp() END, "
+		         "remote_synced = ($2 <> 'in_progress') WHERE id = $1",
+		         args);
 	});
+}
+
+bool has_ledger(int64_t job_id) {
+	return as_store(
+	    [&] { return spi_exec("SELECT 1 FROM pg2d1.checkpoints WHERE job_id = $1", {int8_arg(job_id)}, true, 1) > 0; });
 }
 
 void reset_in_progress(int64_t job_id) {
 	as_store([&] {
 		spi_exec("UPDATE pg2d1.checkpoints SET status = 'pending' WHERE job_id = $1 AND status = 'in_progress'",
-		     {int8_arg(job_id)});
+		         {int8_arg(job_id)});
 	});
 }
 
@@ -607,7 +608,7 @@ bool table_has_other_roles_jobs(Oid relid) {
 	std::string user = current_user_name();
 	return as_store([&] {
 		uint64 n = spi_exec("SELECT 1 FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass AND j.owner <> $2",
-		                {oid_arg(relid), text_arg(user)}, false, 1);
+		                    {oid_arg(relid), text_arg(user)}, false, 1);
 		return n > 0;
 	});
 }
@@ -663,8 +664,8 @@ void set_table_key(Oid relid, Oid key_index) {
 			spi_exec("DELETE FROM pg2d1.table_keys WHERE relid = $1::oid::regclass", {oid_arg(relid)});
 		} else {
 			spi_exec("INSERT INTO pg2d1.table_keys VALUES ($1::oid::regclass, $2::oid::regclass) "
-			     "ON CONFLICT (relid) DO UPDATE SET key_index = excluded.key_index",
-			     {oid_arg(relid), oid_arg(key_index)});
+			         "ON CONFLICT (relid) DO UPDATE SET key_index = excluded.key_index",
+			         {oid_arg(relid), oid_arg(key_index)});
 		}
 	});
 }

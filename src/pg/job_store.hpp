@@ -23,13 +23,9 @@ struct JobRow {
 	JobParams params{}; // settings; params.owner is the role's oid now (InvalidOid: role gone)
 	std::string table_name;
 	std::string owner; // role name
-	std::string origin;
 	std::string status;
-	std::string last_error;
 	std::string d1_columns; // "" when never recorded
 	int attempts = 0;
-	int pid = 0;
-	int64_t rows_done = 0;
 	bool owner_can_login = false;
 };
 
@@ -41,12 +37,8 @@ std::string extension_version_mismatch();
 // Throws 55000 naming both versions and the fix when the installed SQL is another version.
 void require_extension_version();
 
-// "system identifier/database oid" of this database (jobs run only where they were created).
-std::string current_origin();
 // Superuser or member of pg2d1_admin.
 bool caller_is_admin();
-// Throws 42501 unless the calling role owns the job or is an admin.
-void require_job_access(const JobRow &job);
 
 // --- jobs -------------------------------------------------------------------------------
 int64_t next_job_id(); // from pg2d1.jobs_job_id_seq (ordinary roles have no USAGE on it)
@@ -57,11 +49,11 @@ std::optional<int64_t> active_job(Oid relid, bool launcher_serves_db);
 // The table's newest job (resumable ones only when asked).
 std::optional<JobRow> latest_job(Oid relid, bool resumable_only);
 // Status changes are compare-and-set: each names the states it may leave; false = it did not.
-bool claim_job(int64_t job_id);                              // queued|running|waiting → running
-bool finish_job(int64_t job_id, int64_t rows_done);          // running → completed
-bool fail_job(int64_t job_id, const std::string &message);   // queued|running|waiting → failed
+bool claim_job(int64_t job_id);                                              // queued|running|waiting → running
+bool finish_job(int64_t job_id, int64_t rows_done);                          // running → completed
+bool fail_job(int64_t job_id, const std::string &message);                   // queued|running|waiting → failed
 bool set_waiting(int64_t job_id, const std::string &reason, double seconds); // running → waiting
-bool end_waiting(int64_t job_id);                            // waiting → running
+bool end_waiting(int64_t job_id);                                            // waiting → running
 struct JobProgress {
 	int64_t rows_done = 0;
 	int64_t requests = 0;
@@ -110,6 +102,7 @@ int64_t insert_checkpoint(int64_t job_id, const std::string &table_name, const C
 void mark_checkpoint(int64_t id, const char *status, const std::string &error, int64_t rows,
                      const std::optional<std::vector<std::string>> &last_key);
 void reset_in_progress(int64_t job_id);
+bool has_ledger(int64_t job_id); // the job has planned its checkpoints
 // The newest resumable job of the table (not `exclude_job`) that has a ledger, with it.
 std::optional<std::pair<JobRow, std::vector<CheckpointRow>>> previous_plan(Oid relid, int64_t exclude_job,
                                                                            size_t key_columns);
@@ -117,9 +110,9 @@ std::optional<std::pair<JobRow, std::vector<CheckpointRow>>> previous_plan(Oid r
 // --- table-level operations of the SQL functions (caller's own jobs; admins: all) ---------
 bool table_has_active_job(Oid relid, bool own_only);
 bool table_has_other_roles_jobs(Oid relid); // false for admins
-int reset_stuck_local(Oid relid);   // in_progress → pending; running|waiting jobs → failed
-int retry_failed_local(Oid relid);  // failed checkpoints → pending
-int delete_table_jobs(Oid relid);   // the jobs and their ledgers
+int reset_stuck_local(Oid relid);           // in_progress → pending; running|waiting jobs → failed
+int retry_failed_local(Oid relid);          // failed checkpoints → pending
+int delete_table_jobs(Oid relid);           // the jobs and their ledgers
 
 // --- table keys -------------------------------------------------------------------------
 void set_table_key(Oid relid, Oid key_index); // InvalidOid: back to the primary key

@@ -66,9 +66,11 @@ int64_t peak_rss_kb() {
 void sleep_interruptibly(double seconds) {
 	auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 	while (Clock::now() < until) {
-		long ms = static_cast<long>(std::min(1000.0, std::chrono::duration<double, std::milli>(until - Clock::now()).count()));
+		long ms = static_cast<long>(
+		    std::min(1000.0, std::chrono::duration<double, std::milli>(until - Clock::now()).count()));
 		pg_call([&] {
-			(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, std::max(ms, 1L), PG_WAIT_EXTENSION);
+			(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, std::max(ms, 1L),
+			                PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
 		});
@@ -77,6 +79,11 @@ void sleep_interruptibly(double seconds) {
 
 std::string error_text(const std::exception &e) {
 	return describe_exception(e, ": ");
+}
+
+// The integer in the first cell of a one-row result (a count), -1 when there is none.
+int64_t first_cell_int(const StatementResult &r) {
+	return (!r.rows.empty() && !r.rows[0].empty() && r.rows[0][0]) ? std::stoll(*r.rows[0][0]) : -1;
 }
 
 class Migration {
@@ -94,6 +101,8 @@ class Migration {
 	void plan(bool have_ledger, bool d1_created, bool start_over);
 	void check_skips(std::vector<CheckpointRow> &cps, bool carried);
 	int64_t pg_count(const std::optional<Key> &after, const std::optional<Key> &through);
+	std::string key_range_sql(const std::optional<Key> &after, const std::optional<Key> &through,
+	                          std::vector<SpiArg> &args) const;
 	void copy(CheckpointRow &cp, size_t index);
 	void wait_out(const Error &e);
 	void fail_checkpoint(CheckpointRow &cp, const std::string &message);
@@ -244,10 +253,7 @@ std::string Migration::fingerprint() const {
 
 void Migration::start_sender() {
 	if (sender_client_) {
-		ClientStats s = sender_client_->stats();
-		sender_stats_done_.requests += s.requests;
-		sender_stats_done_.retries += s.retries;
-		sender_stats_done_.bytes_sent += s.bytes_sent;
+		sender_stats_done_ += sender_client_->stats();
 	}
 	sender_.reset(); // joins the thread before its client goes
 	sender_client_.reset();
@@ -269,8 +275,8 @@ void Migration::prepare() {
 		set_phase(p_.job_id, "planning");
 	});
 	if (batch_context_ == nullptr) {
-		batch_context_ = pg_call(
-		    [] { return AllocSetContextCreate(TopMemoryContext, "pg2d1 row batch", ALLOCSET_DEFAULT_SIZES); });
+		batch_context_ =
+		    pg_call([] { return AllocSetContextCreate(TopMemoryContext, "pg2d1 row batch", ALLOCSET_DEFAULT_SIZES); });
 	}
 	remote_completed_.clear();
 	client_.emplace(target_.config, interrupt_requested);
@@ -278,9 +284,7 @@ void Migration::prepare() {
 
 	bool traditional = p_.flags & kJobTraditional;
 	bool have_ledger = false;
-	in_transaction([&] {
-		have_ledger = spi_exec("SELECT 1 FROM pg2d1.checkpoints WHERE job_id = $1", {int8_arg(p_.job_id)}, true, 1) > 0;
-	});
+	in_transaction([&] { have_ledger = has_ledger(p_.job_id); });
 	// A D1 table of another shape is reported, never written into; foreign keys are created
 	// to tables D1 already has (pg2d1_migrate_all loads parents first).
 	check_d1_table_matches(*client_, table_.def, table_.display_name);
@@ -324,23 +328,18 @@ std::vector<CheckpointRow> Migration::plan_ranges(const std::optional<Key> &afte
 	int64_t size = traditional ? INT64_MAX : p_.checkpoint_size;
 	const size_t nkeys = table_.key_columns.size();
 	const std::string keys = table_.key_list();
+	std::vector<SpiArg> args;
 	std::string sql = "SELECT pg2d1_rn, pg2d1_last";
 	for (size_t k = 0; k < nkeys; k++) {
 		sql += ", " + quote_ident(table_.columns[table_.key_columns[k]].name) + "::text";
 	}
 	sql += " FROM (SELECT " + keys +
 	       ", row_number() OVER w AS pg2d1_rn, lead(true) OVER w IS NULL AS pg2d1_last FROM " + table_.qualified_name +
-	       (after ? " WHERE " + table_.key_compare(">", 1) : "") + " WINDOW w AS (ORDER BY " + keys +
+	       " WHERE true" + key_range_sql(after, std::nullopt, args) + " WINDOW w AS (ORDER BY " + keys +
 	       ")) s WHERE (pg2d1_rn - 1) % " + std::to_string(size) + " = 0 OR pg2d1_rn % " + std::to_string(size) +
 	       " = 0 OR pg2d1_last ORDER BY pg2d1_rn";
 	std::vector<CheckpointRow> planned;
 	in_transaction([&] {
-		std::vector<SpiArg> args;
-		if (after) {
-			for (auto &v : *after) {
-				args.push_back(text_arg(v));
-			}
-		}
 		uint64 n = spi_exec(sql, args, true);
 		int64_t start_rn = 0;
 		for (uint64 i = 0; i < n; i++) {
@@ -361,7 +360,6 @@ std::vector<CheckpointRow> Migration::plan_ranges(const std::optional<Key> &afte
 				CheckpointRow &cp = planned.back();
 				cp.end_key = key;
 				cp.through_key = key;
-				cp.records = rn - start_rn + 1; // rows at planning time (for the progress only)
 				if (table_.integer_key) {
 					cp.start_id = std::stoll(cp.start_key[0]);
 					cp.end_id = std::stoll(cp.end_key[0]);
@@ -382,27 +380,31 @@ std::vector<CheckpointRow> Migration::plan_ranges(const std::optional<Key> &afte
 	planned.back().through_key.reset(); // the last range is open above
 	for (auto &cp : planned) {
 		cp.status = "pending";
-		cp.records = 0;
 	}
 	return planned;
 }
 
+// " AND key > $n… AND key <= $m…": the keys in (after, through], either bound left out when
+// absent; the bounds' text values are appended to `args` as the parameters.
+std::string Migration::key_range_sql(const std::optional<Key> &after, const std::optional<Key> &through,
+                                     std::vector<SpiArg> &args) const {
+	std::string sql;
+	for (const auto &[op, bound] : {std::pair{">", &after}, std::pair{"<=", &through}}) {
+		if (*bound) {
+			sql += " AND " + table_.key_compare(op, static_cast<int>(args.size()) + 1);
+			for (auto &v : **bound) {
+				args.push_back(text_arg(v));
+			}
+		}
+	}
+	return sql;
+}
+
 // Rows of the table in (after, through] now.
 int64_t Migration::pg_count(const std::optional<Key> &after, const std::optional<Key> &through) {
-	std::string sql = "SELECT count(*) FROM " + table_.qualified_name + " WHERE true";
 	std::vector<SpiArg> args;
-	if (after) {
-		sql += " AND " + table_.key_compare(">", static_cast<int>(args.size()) + 1);
-		for (auto &v : *after) {
-			args.push_back(text_arg(v));
-		}
-	}
-	if (through) {
-		sql += " AND " + table_.key_compare("<=", static_cast<int>(args.size()) + 1);
-		for (auto &v : *through) {
-			args.push_back(text_arg(v));
-		}
-	}
+	std::string sql =
+	    "SELECT count(*) FROM " + table_.qualified_name + " WHERE true" + key_range_sql(after, through, args);
 	int64_t n = 0;
 	in_transaction([&] {
 		spi_exec(sql, args, true);
@@ -418,7 +420,6 @@ int64_t Migration::pg_count(const std::optional<Key> &after, const std::optional
 void Migration::check_skips(std::vector<CheckpointRow> &cps, bool carried) {
 	report_activity("checking completed checkpoints");
 	bool traditional = p_.flags & kJobTraditional;
-	std::vector<CheckpointRow *> candidates;
 	for (size_t i = 0; i < cps.size(); i++) {
 		CheckpointRow &cp = cps[i];
 		if (cp.status != "completed") {
@@ -434,18 +435,15 @@ void Migration::check_skips(std::vector<CheckpointRow> &cps, bool carried) {
 			// plan the new rows as ranges of their own.
 			cp.through_key = cp.last_key;
 			std::vector<CheckpointRow> more = plan_ranges(cp.last_key, std::max(cp.end_id, cp.start_id));
-			cps.insert(cps.end(), more.begin(), more.end());
-			candidates.push_back(&cps[i]);
-			continue; // cps may have moved: the pointer above is refreshed below
+			cps.insert(cps.end(), more.begin(), more.end()); // `cp` is not used after this
+			continue;
 		}
 		if (!remote_ok || now != cp.records) {
 			cp.status = "pending";
-			continue;
 		}
-		candidates.push_back(&cp);
 	}
-	// Pointers may be stale after an insert: rebuild from the statuses.
-	candidates.clear();
+	// The ranges still completed (the vector is not resized below).
+	std::vector<CheckpointRow *> candidates;
 	for (auto &cp : cps) {
 		if (cp.status == "completed") {
 			candidates.push_back(&cp);
@@ -464,19 +462,14 @@ void Migration::check_skips(std::vector<CheckpointRow> &cps, bool carried) {
 		for (auto *cp : candidates) {
 			expected += cp->records;
 		}
-		StatementResult r = client_->raw({"SELECT count(*) FROM " + d1_table, {}});
-		int64_t d1 = (!r.rows.empty() && !r.rows[0].empty() && r.rows[0][0]) ? std::stoll(*r.rows[0][0]) : 0;
-		if (d1 < expected) {
+		if (first_cell_int(client_->raw({"SELECT count(*) FROM " + d1_table, {}})) < expected) {
 			for (auto *cp : candidates) {
 				cp->status = "pending";
 			}
 		}
 		return;
 	}
-	std::string cols;
-	for (int k : table_.key_columns) {
-		cols += (cols.empty() ? "" : ", ") + quote_ident(table_.columns[k].name);
-	}
+	const std::string cols = table_.key_list();
 	auto lits = [](const Key &k) {
 		std::string out;
 		for (auto &v : k) {
@@ -500,9 +493,7 @@ void Migration::check_skips(std::vector<CheckpointRow> &cps, bool carried) {
 		}
 		std::vector<StatementResult> results = client_->batch(stmts);
 		for (size_t i = from; i < to; i++) {
-			const StatementResult &r = results[i - from];
-			int64_t d1 = (!r.rows.empty() && !r.rows[0].empty() && r.rows[0][0]) ? std::stoll(*r.rows[0][0]) : -1;
-			if (d1 < candidates[i]->records) {
+			if (first_cell_int(results[i - from]) < candidates[i]->records) {
 				candidates[i]->status = "pending"; // D1 lost rows of the range: send it again
 			}
 		}
@@ -569,11 +560,12 @@ void Migration::update_progress(bool force) {
 	}
 	last_progress_ = Clock::now();
 	ClientStats st = client_->stats();
+	st += sender_stats_;
 	JobProgress p;
 	p.rows_done = rows_done_;
-	p.requests = static_cast<int64_t>(st.requests + sender_stats_.requests);
-	p.retries = static_cast<int64_t>(st.retries + sender_stats_.retries);
-	p.bytes_sent = static_cast<int64_t>(st.bytes_sent + sender_stats_.bytes_sent);
+	p.requests = static_cast<int64_t>(st.requests);
+	p.retries = static_cast<int64_t>(st.retries);
+	p.bytes_sent = static_cast<int64_t>(st.bytes_sent);
 	p.peak_rss_kb = peak_rss_kb();
 	in_transaction([&] { pg2d1::update_progress(p_.job_id, p); });
 }
@@ -604,19 +596,11 @@ void Migration::copy(CheckpointRow &cp, size_t index) {
 		}
 		client_->batch(claim);
 	}
-	// Keyset over the key's own order (its index): the first page after the range's lower
-	// bound, then after the last key read; never past its upper bound.
-	const int nkeys = static_cast<int>(table_.key_columns.size());
+	// Keyset over the key's own order (its index): each page starts after the last key read
+	// (at first, the range's lower bound) and never goes past the range's upper bound.
 	const std::string head = "SELECT " + table_.select_list() + " FROM " + table_.qualified_name + " WHERE true";
-	const std::string upper = cp.through_key ? " AND " + table_.key_compare("<=", nkeys + 1) : "";
 	const std::string tail = " ORDER BY " + table_.key_list() + " LIMIT " + std::to_string(kFetchRows);
-	const std::string first_sql = head + (cp.after_key ? " AND " + table_.key_compare(">", 1) : "") +
-	                              (cp.through_key ? " AND " + table_.key_compare("<=", cp.after_key ? nkeys + 1 : 1)
-	                                              : "") +
-	                              tail;
-	const std::string next_sql = head + " AND " + table_.key_compare(">", 1) + upper + tail;
 	std::optional<Key> seen = cp.after_key;
-	bool from_start = true;
 	int64_t rows = 0;
 	EncodedRow row;
 	Key row_key;
@@ -635,17 +619,7 @@ void Migration::copy(CheckpointRow &cp, size_t index) {
 	};
 	for (;;) {
 		std::vector<SpiArg> args;
-		if (seen) {
-			for (auto &v : *seen) {
-				args.push_back(text_arg(v));
-			}
-		}
-		if (cp.through_key) {
-			for (auto &v : *cp.through_key) {
-				args.push_back(text_arg(v));
-			}
-		}
-		const std::string &sql = from_start ? first_sql : next_sql;
+		const std::string sql = head + key_range_sql(seen, cp.through_key, args) + tail;
 		uint64_t fetched = 0;
 		try {
 			in_transaction([&] {
@@ -675,7 +649,6 @@ void Migration::copy(CheckpointRow &cp, size_t index) {
 			                key_display(table_, row_key) + ")",
 			            e.detail(), e.hint());
 		}
-		from_start = false;
 		rows += static_cast<int64_t>(fetched);
 		send_ready();
 		if (fetched < static_cast<uint64_t>(kFetchRows)) {
@@ -689,16 +662,13 @@ void Migration::copy(CheckpointRow &cp, size_t index) {
 	planner.finish(trailer);
 	send_ready();
 	sender_->drain(); // D1 acknowledged every request of the checkpoint, the trailer last
-	ClientStats live = sender_client_->stats();
 	sender_stats_ = sender_stats_done_;
-	sender_stats_.requests += live.requests;
-	sender_stats_.retries += live.retries;
-	sender_stats_.bytes_sent += live.bytes_sent;
+	sender_stats_ += sender_client_->stats(); // the sender is idle after drain()
 	rows_done_ = done_before + rows;
 	cp.records = rows;
 	cp.status = "completed";
-	if (rows > 0 || !cp.last_key) {
-		cp.last_key = rows > 0 ? seen : std::nullopt;
+	if (rows > 0) {
+		cp.last_key = seen;
 	}
 	in_transaction([&] {
 		mark_checkpoint(cp.id, "completed", "", rows, cp.last_key);
@@ -713,16 +683,17 @@ void Migration::wait_out(const Error &e) {
 	abort_transaction();
 	double seconds = std::min(kWaitMaxS, kWaitFirstS * std::ldexp(1.0, std::min(waits_, 16)));
 	waits_++;
-	std::string reason = "D1 unavailable, next attempt in " + std::to_string(static_cast<int>(seconds)) +
-	                     " s: " + error_text(e);
+	std::string reason =
+	    "D1 unavailable, next attempt in " + std::to_string(static_cast<int>(seconds)) + " s: " + error_text(e);
 	bool waiting = false;
 	in_transaction([&] { waiting = set_waiting(p_.job_id, reason.substr(0, 4000), seconds); });
 	if (!waiting) {
 		throw Error("57014", "job " + std::to_string(p_.job_id) + " is no longer running");
 	}
 	report_activity("waiting for D1 (" + std::to_string(static_cast<int>(seconds)) + " s)");
-	pg_call([&] { ereport(LOG, (errmsg("pg2d1: job %lld waits %.0f s for D1: %s", (long long)p_.job_id, seconds,
-	                                    e.what()))); });
+	pg_call([&] {
+		ereport(LOG, (errmsg("pg2d1: job %lld waits %.0f s for D1: %s", (long long)p_.job_id, seconds, e.what())));
+	});
 	sleep_interruptibly(seconds);
 	bool back = false;
 	in_transaction([&] { back = end_waiting(p_.job_id); });
@@ -820,11 +791,12 @@ void Migration::verify() {
 	set_job_phase("verifying");
 	VerifySummary sum;
 	in_transaction([&] {
-		sum = verify_table(table_, *client_, p_.checkpoint_size, [](const VerifyRange &) {},
-		                   [] {
-			                   commit_transaction();
-			                   begin_transaction();
-		                   });
+		sum = verify_table(
+		    table_, *client_, p_.checkpoint_size, [](const VerifyRange &) {},
+		    [] {
+			    commit_transaction();
+			    begin_transaction();
+		    });
 	});
 	in_transaction([&] { set_verify_result(p_.job_id, sum.ok(), sum.text()); });
 	if (!sum.ok()) {

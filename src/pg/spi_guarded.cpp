@@ -66,8 +66,8 @@ uint64 spi_exec(const std::string &sql, const std::vector<SpiArg> &args, bool re
 	}
 	uint64 n = 0;
 	pg_call([&] {
-		int rc = SPI_execute_with_args(sql.c_str(), static_cast<int>(args.size()), types.data(), values.data(), nulls.data(),
-		                               read_only, limit);
+		int rc = SPI_execute_with_args(sql.c_str(), static_cast<int>(args.size()), types.data(), values.data(),
+		                               nulls.data(), read_only, limit);
 		if (rc < 0) {
 			elog(ERROR, "pg2d1: internal query failed (%d): %s", rc, sql.c_str());
 		}
@@ -77,11 +77,6 @@ uint64 spi_exec(const std::string &sql, const std::vector<SpiArg> &args, bool re
 }
 
 // Readers of the last result (row, 1-based column).
-bool get_is_null(uint64 row, int col) {
-	bool isnull = true;
-	pg_call([&] { (void)spi_datum(row, col, &isnull); });
-	return isnull;
-}
 int64_t get_int64(uint64 row, int col) {
 	return pg_call([&] { return static_cast<int64_t>(spi_int64(row, col)); });
 }

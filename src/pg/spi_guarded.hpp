@@ -38,7 +38,6 @@ SpiArg text_array_arg(const std::optional<std::vector<std::string>> &values); //
 uint64 spi_exec(const std::string &sql, const std::vector<SpiArg> &args, bool read_only = false, long limit = 0);
 
 // Readers of the last result (0-based row, 1-based column); NULL reads as 0 / false / "".
-bool get_is_null(uint64 row, int col);
 int64_t get_int64(uint64 row, int col);
 int32_t get_int32(uint64 row, int col);
 bool get_bool(uint64 row, int col);
