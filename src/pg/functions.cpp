@@ -271,6 +271,7 @@ struct WaitJob {
 	int64_t retries = 0;
 	int64_t bytes_sent = 0;
 	double seconds = 0;
+	bool sync = false;
 };
 
 WaitJob read_job(int64_t job_id) {
@@ -280,7 +281,7 @@ WaitJob read_job(int64_t job_id) {
 		Datum values[1] = {Int64GetDatum(job_id)};
 		SPI_execute_with_args("SELECT status, coalesce(last_error, ''), rows_done, coalesce(rows_total, 0), requests, "
 		                      "retries, bytes_sent, extract(epoch FROM coalesce(finished_at, clock_timestamp()) - "
-		                      "started_at)::float8 FROM pg2d1.jobs WHERE job_id = $1",
+		                      "started_at)::float8, kind FROM pg2d1.jobs WHERE job_id = $1",
 		                      1, types, values, nullptr, false, 0); // not read-only: a fresh snapshot each time
 		if (SPI_processed == 0) {
 			return;
@@ -295,6 +296,8 @@ WaitJob read_job(int64_t job_id) {
 		j.retries = spi_int64(0, 6);
 		j.bytes_sent = spi_int64(0, 7);
 		j.seconds = DatumGetFloat8(spi_datum(0, 8, &isnull));
+		const char *kind = spi_text(0, 9);
+		j.sync = kind != nullptr && strcmp(kind, "sync") == 0;
 	});
 	return j;
 }
@@ -385,6 +388,12 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 			         (long long)job.rows_done, (long long)job.rows_total, rate, format_eta(eta).c_str());
 			notice(buf);
 		}
+		if (job.found && job.status == "completed" && job.sync) {
+			notice("synced " + table + ": " + std::to_string(job.rows_done) + " writes to D1 (upserts, deletes) in " +
+			       std::to_string(job.seconds).substr(0, 7) + " s, " + std::to_string(job.requests) + " requests, " +
+			       std::to_string(job.retries) + " retries");
+			return;
+		}
 		if (job.found && job.status == "completed") {
 			// The rate counts the rows this job sent, not those of checkpoints it skipped.
 			int64_t copied = 0;
@@ -403,7 +412,8 @@ void wait_for_job(int64_t job_id, const std::string &table, BackgroundWorkerHand
 			throw Error(job.status == "failed" ? "38000" : "57014",
 			            "pg2d1 job " + std::to_string(job_id) + " for \"" + table + "\" " + job.status, job.last_error,
 			            job.status == "failed"
-			                ? "Fix the cause and call pg2d1_migrate again: completed checkpoints are kept."
+			                ? (job.sync ? "Fix the cause and call pg2d1_sync again: no change is lost."
+			                            : "Fix the cause and call pg2d1_migrate again: completed checkpoints are kept.")
 			                : "");
 		}
 		if (!job.found && handle == nullptr && ++not_visible > 25) {
@@ -489,6 +499,42 @@ void require_select(Oid relid) {
 } // namespace
 } // namespace pg2d1
 
+namespace pg2d1 {
+namespace {
+// Creates the job row and starts it: through the launcher when there is one (it restarts
+// the job after a crash), else in a worker of its own. wait => true waits for the end.
+int64_t submit_job(JobParams &p, const std::string &display, bool wait) {
+	p.job_id = with_spi([] { return next_job_id(); });
+	if (wait) {
+		p.flags |= kJobCreateRow;
+		BackgroundWorkerHandle *handle = start_job_worker(p, true);
+		wait_for_job(p.job_id, display, handle);
+		return p.job_id;
+	}
+	with_spi([&] { insert_job(p, display, "queued"); });
+	std::string why_no_launcher;
+	if (launcher_serves_database(MyDatabaseId)) {
+		wake_launcher_at_commit(); // the launcher takes the job
+	} else if (launcher_expected_for_database(MyDatabaseId)) {
+		// The launcher is (re)starting for this database (e.g. it was created after the server
+		// started): a worker starts now, and the launcher restarts the job if ever needed.
+		start_job_worker(p, false);
+		wake_launcher_at_commit();
+	} else {
+		start_job_worker(p, false);
+		why_no_launcher = guc_database == nullptr
+		                      ? "pg2d1 is not in shared_preload_libraries"
+		                      : "the launcher watches database \"" + std::string(guc_database) +
+		                            "\" (pg2d1.database), not this one";
+		notice("job " + std::to_string(p.job_id) + " runs in a background worker now; it is not restarted after a " +
+		       "server restart because " + why_no_launcher + ": call " +
+		       ((p.flags & kJobSync) ? "pg2d1_sync" : "pg2d1_migrate") + " again to resume");
+	}
+	return p.job_id;
+}
+} // namespace
+} // namespace pg2d1
+
 // pg2d1_migrate(tbl regclass, checkpoint_size int, batch_size int, resume bool, mode text,
 //               target text, wait bool, depends_on bigint) → bigint job id
 PG2D1_FUNCTION(pg2d1_migrate) {
@@ -561,32 +607,7 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		}
 		PG_RETURN_INT64(*running);
 	}
-	p.job_id = with_spi([] { return next_job_id(); });
-	if (wait) {
-		p.flags |= kJobCreateRow;
-		BackgroundWorkerHandle *handle = start_job_worker(p, true);
-		wait_for_job(p.job_id, display, handle);
-		PG_RETURN_INT64(p.job_id);
-	}
-	with_spi([&] { insert_job(p, display, "queued"); });
-	std::string why_no_launcher;
-	if (launcher_serves_database(MyDatabaseId)) {
-		wake_launcher_at_commit(); // the launcher takes the job
-	} else if (launcher_expected_for_database(MyDatabaseId)) {
-		// The launcher is (re)starting for this database (e.g. it was created after the server
-		// started): a worker starts now, and the launcher restarts the job if ever needed.
-		start_job_worker(p, false);
-		wake_launcher_at_commit();
-	} else {
-		start_job_worker(p, false);
-		why_no_launcher = guc_database == nullptr
-		                      ? "pg2d1 is not in shared_preload_libraries"
-		                      : "the launcher watches database \"" + std::string(guc_database) +
-		                            "\" (pg2d1.database), not this one";
-		notice("job " + std::to_string(p.job_id) + " runs in a background worker now; it is not restarted after a " +
-		       "server restart because " + why_no_launcher + ": call pg2d1_migrate again to resume");
-	}
-	PG_RETURN_INT64(p.job_id);
+	PG_RETURN_INT64(pg2d1::submit_job(p, display, wait));
 }
 
 // pg2d1_query(sql text, target text) → jsonb (D1's result array)
@@ -821,4 +842,183 @@ PG2D1_FUNCTION(pg2d1_use_key) {
 	}
 	text *t = pg_call([&] { return cstring_to_text(result.c_str()); });
 	PG_RETURN_TEXT_P(t);
+}
+
+// --- incremental sync -------------------------------------------------------------------------
+
+namespace pg2d1 {
+namespace {
+
+const char *kCaptureTriggers[] = {"pg2d1_capture_insert", "pg2d1_capture_update", "pg2d1_capture_delete",
+                                  "pg2d1_capture_truncate"};
+
+void require_owner(Oid relid, const char *what) {
+	if (!pg_call([&] { return owns_relation(relid, GetUserId()); })) {
+		throw Error("42501", "must be owner of table " + relation_display(relid),
+		            std::string(what) + " creates or drops triggers on the table.");
+	}
+}
+
+// The attnums of the table's key columns, in key order.
+std::vector<int> key_attnums(Oid relid, const SourceTable &t) {
+	std::vector<int> out;
+	with_spi([&] {
+		for (int k : t.key_columns) {
+			spi_exec("SELECT attnum::int4 FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) $1 "
+			         "AND attname OPERATOR(pg_catalog.=) $2 AND NOT attisdropped",
+			         {oid_arg(relid), ::pg2d1::text_arg(t.columns[k].name)}, true);
+			out.push_back(get_int32(0, 1));
+		}
+	});
+	return out;
+}
+
+// Runs DDL on the table as the calling role (its owner), with search_path pinned.
+void run_as_caller(const std::vector<std::string> &statements) {
+	with_spi([&] {
+		int level = pg_call([] {
+			int l = NewGUCNestLevel();
+			(void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+			                        true, 0, false);
+			return l;
+		});
+		for (auto &s : statements) {
+			spi_exec(s, {});
+		}
+		pg_call([&] { AtEOXact_GUC(true, level); });
+	});
+}
+
+// DROP TRIGGER for each capture trigger the table has.
+std::vector<std::string> drop_capture_triggers(Oid relid, const std::string &qualified) {
+	std::vector<std::string> out;
+	with_spi([&] {
+		for (const char *name : kCaptureTriggers) {
+			if (spi_exec("SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND "
+			             "tgname OPERATOR(pg_catalog.=) $2",
+			             {oid_arg(relid), ::pg2d1::text_arg(name)}, true) > 0) {
+				out.push_back(std::string("DROP TRIGGER ") + name + " ON " + qualified);
+			}
+		}
+	});
+	return out;
+}
+
+} // namespace
+} // namespace pg2d1
+
+// pg2d1_enable_sync(tbl regclass, target text) → text
+PG2D1_FUNCTION(pg2d1_enable_sync) {
+	Oid relid = regclass_arg(fcinfo, 0, "table");
+	std::optional<std::string> target = text_arg(fcinfo, 1);
+	if (target && target->size() >= NAMEDATALEN) {
+		throw Error(sqlstate::kInvalidParameter, "target server name is too long");
+	}
+	with_spi([] { require_extension_version(); });
+	std::string tbl = relation_display(relid);
+	require_owner(relid, "pg2d1_enable_sync");
+	(void)resolve_target(target); // credentials and USAGE on the server, checked now
+	SourceTable t = load_table_spi(relid);
+	std::vector<int> attnums = key_attnums(relid, t);
+	// D1 may already hold rows copied before capture began: the first sync compares first.
+	bool had = with_spi([&] { return load_sync(relid).has_value(); });
+	bool reconcile = with_spi([&] { return table_has_migrate_job(relid); }) || had;
+	with_spi([&] { upsert_sync(relid, target.value_or(""), attnums, reconcile); });
+	std::string q = t.qualified_name;
+	std::string fn = "pg2d1._capture()";
+	std::vector<std::string> ddl = drop_capture_triggers(relid, q);
+	ddl.push_back("CREATE TRIGGER pg2d1_capture_insert AFTER INSERT ON " + q +
+	              " REFERENCING NEW TABLE AS pg2d1_new FOR EACH STATEMENT EXECUTE FUNCTION " + fn);
+	ddl.push_back("CREATE TRIGGER pg2d1_capture_update AFTER UPDATE ON " + q +
+	              " REFERENCING OLD TABLE AS pg2d1_old NEW TABLE AS pg2d1_new FOR EACH STATEMENT EXECUTE FUNCTION " +
+	              fn);
+	ddl.push_back("CREATE TRIGGER pg2d1_capture_delete AFTER DELETE ON " + q +
+	              " REFERENCING OLD TABLE AS pg2d1_old FOR EACH STATEMENT EXECUTE FUNCTION " + fn);
+	ddl.push_back("CREATE TRIGGER pg2d1_capture_truncate AFTER TRUNCATE ON " + q + " FOR EACH STATEMENT EXECUTE FUNCTION " +
+	              fn);
+	run_as_caller(ddl);
+	std::string msg = tbl + ": changes are captured from now on (key: " + t.key_list() + ")";
+	if (reconcile) {
+		msg += "; D1 may hold rows copied before, so the first pg2d1_sync compares every key of both sides first";
+	}
+	text *result = pg_call([&] { return cstring_to_text(msg.c_str()); });
+	PG_RETURN_TEXT_P(result);
+}
+
+// pg2d1_disable_sync(tbl regclass) → boolean
+PG2D1_FUNCTION(pg2d1_disable_sync) {
+	Oid relid = regclass_arg(fcinfo, 0, "table");
+	require_owner(relid, "pg2d1_disable_sync");
+	std::string q = pg_call([&] {
+		return std::string(quote_identifier(get_namespace_name(get_rel_namespace(relid)))) + "." +
+		       quote_identifier(get_rel_name(relid));
+	});
+	run_as_caller(drop_capture_triggers(relid, q));
+	// A sync job of the table stops (admins' and other roles' too: the owner removes the sync).
+	with_spi([&] {
+		for (;;) {
+			std::optional<int64_t> job = active_job(relid, true, true);
+			if (!job) {
+				break;
+			}
+			if (!cancel_job(*job, false)) {
+				break;
+			}
+		}
+	});
+	bool had = with_spi([&] { return delete_sync(relid); });
+	PG_RETURN_BOOL(had);
+}
+
+// pg2d1_sync(tbl regclass, target text, wait boolean, follow boolean) → bigint job id
+PG2D1_FUNCTION(pg2d1_sync) {
+	JobParams p;
+	memset(&p, 0, sizeof(p));
+	p.relid = regclass_arg(fcinfo, 0, "table");
+	std::optional<std::string> target = text_arg(fcinfo, 1);
+	bool wait = pg_call([&] { return !PG_ARGISNULL(2) && PG_GETARG_BOOL(2); });
+	bool follow = pg_call([&] { return PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3); });
+	std::string display = relation_display(p.relid);
+	if (wait && follow) {
+		throw Error(sqlstate::kInvalidParameter, "pg2d1_sync: follow => true never finishes, so it cannot wait", {},
+		            "Call pg2d1_sync(…, follow => true) without wait, and watch pg2d1_sync_status.");
+	}
+	if (wait && pg_call([] { return IsolationUsesXactSnapshot(); })) {
+		throw Error("0A000", "pg2d1_sync(wait => true) needs READ COMMITTED isolation");
+	}
+	with_spi([] { require_extension_version(); });
+	require_select(p.relid);
+	require_login_role();
+	std::optional<SyncRow> sync = with_spi([&] { return load_sync(p.relid); });
+	if (!sync) {
+		throw Error("55000", "sync of " + display + " is not enabled", {},
+		            "SELECT pg2d1_enable_sync('" + display + "'); captures its changes from then on.");
+	}
+	if (sync->status != "enabled") {
+		throw Error("55000", "sync of " + display + " is stopped: " + sync->stop_reason, {},
+		            "Change the D1 table to match (pg2d1_ddl shows it), then call pg2d1_enable_sync('" + display +
+		                "') again.");
+	}
+	if (!target && !sync->target.empty()) {
+		target = sync->target;
+	}
+	if (target && target->size() >= NAMEDATALEN) {
+		throw Error(sqlstate::kInvalidParameter, "target server name is too long");
+	}
+	strlcpy(p.target, target.value_or("").c_str(), sizeof(p.target));
+	(void)resolve_target(target);
+	p.dboid = MyDatabaseId;
+	p.owner = pg_call([] { return GetUserId(); });
+	p.checkpoint_size = 1;
+	p.flags = kJobSync | (follow ? uint32_t(kJobFollow) : 0u);
+	capture_settings(p);
+	bool launcher = launcher_serves_database(MyDatabaseId) || launcher_expected_for_database(MyDatabaseId);
+	if (auto running = with_spi([&] { return active_job(p.relid, launcher, true); })) {
+		notice("sync job " + std::to_string(*running) + " is already running for " + display + "; returning its id");
+		if (wait) {
+			wait_for_job(*running, display, nullptr);
+		}
+		PG_RETURN_INT64(*running);
+	}
+	PG_RETURN_INT64(submit_job(p, display, wait));
 }

@@ -108,7 +108,8 @@ constexpr const char *kJobColumns =
     "j.job_id, j.table_name, j.relid::oid, j.owner::text, j.status, j.checkpoint_size, j.batch_size, j.resume, "
     "j.mode, coalesce(j.target, ''), coalesce(j.depends_on, 0), j.verify, j.numeric_as_real, "
     "j.requests_per_second, j.max_retries, j.request_timeout_ms, j.max_statement_bytes, j.max_request_bytes, "
-    "j.max_statements_per_request, coalesce(j.d1_columns, ''), j.attempts, r.oid, coalesce(r.rolcanlogin, false)";
+    "j.max_statements_per_request, coalesce(j.d1_columns, ''), j.attempts, r.oid, coalesce(r.rolcanlogin, false), "
+    "j.kind, j.follow";
 constexpr const char *kJobFrom = " FROM pg2d1.jobs j LEFT JOIN pg_catalog.pg_roles r ON r.rolname = j.owner ";
 
 JobRow read_job_row(uint64 i) {
@@ -138,9 +139,12 @@ JobRow read_job_row(uint64 i) {
 	j.attempts = get_int32(i, 21);
 	p.owner = get_oid(i, 22);
 	j.owner_can_login = get_bool(i, 23);
+	bool sync = get_text(i, 24) == "sync";
+	bool follow = get_bool(i, 25);
 	p.dboid = MyDatabaseId;
 	p.flags = (resume ? uint32_t(kJobResume) : 0u) | (mode == "traditional" ? uint32_t(kJobTraditional) : 0u) |
-	          (verify ? uint32_t(kJobVerify) : 0u) | (numeric_real ? uint32_t(kJobNumericReal) : 0u);
+	          (verify ? uint32_t(kJobVerify) : 0u) | (numeric_real ? uint32_t(kJobNumericReal) : 0u) |
+	          (sync ? uint32_t(kJobSync) : 0u) | (sync && follow ? uint32_t(kJobFollow) : 0u);
 	if (target.size() >= sizeof(p.target)) {
 		target.clear(); // the table's CHECK forbids it; never overflow
 	}
@@ -221,14 +225,16 @@ void insert_job(const JobParams &p, const std::string &table_name, const char *s
 	                            int4_arg(p.max_request_bytes),
 	                            int4_arg(p.max_statements_per_request),
 	                            bool_arg((p.flags & kJobVerify) != 0),
-	                            bool_arg((p.flags & kJobNumericReal) != 0)};
+	                            bool_arg((p.flags & kJobNumericReal) != 0),
+	                            text_arg((p.flags & kJobSync) ? "sync" : "migrate"),
+	                            bool_arg((p.flags & kJobFollow) != 0)};
 	as_store([&] {
 		spi_exec(
 		    "INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, batch_size, resume, "
 		    "mode, target, depends_on, requests_per_second, max_retries, request_timeout_ms, max_statement_bytes, "
-		    "max_request_bytes, max_statements_per_request, verify, numeric_as_real) "
+		    "max_request_bytes, max_statements_per_request, verify, numeric_as_real, kind, follow) "
 		    "VALUES ($1, $2, $3::oid::regclass, $4, $5, $6, $7, $8, $9, $10, nullif($11, 0), $12, $13, $14, $15, "
-		    "$16, $17, $18, $19) ON CONFLICT (job_id) DO NOTHING",
+		    "$16, $17, $18, $19, $20, $21) ON CONFLICT (job_id) DO NOTHING",
 		    args);
 	});
 }
@@ -242,13 +248,14 @@ std::optional<JobRow> load_job(int64_t job_id) {
 	});
 }
 
-std::optional<int64_t> active_job(Oid relid, bool launcher_serves_db) {
+std::optional<int64_t> active_job(Oid relid, bool launcher_serves_db, bool sync) {
 	return as_store([&]() -> std::optional<int64_t> {
 		if (spi_exec(
 		        "SELECT j.job_id FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass AND j.status IN "
-		        "('queued','running','waiting') AND j.origin = pg2d1._origin() AND "
-		        "(($2 AND j.status = 'queued') OR pg2d1._table_has_worker(j.relid)) ORDER BY j.job_id DESC LIMIT 1",
-		        {oid_arg(relid), bool_arg(launcher_serves_db)}) == 0) {
+		        "('queued','running','waiting') AND j.origin = pg2d1._origin() AND j.kind = $3 AND "
+		        "(($2 AND j.status = 'queued') OR pg2d1._job_has_worker(j.relid, j.kind)) ORDER BY j.job_id DESC "
+		        "LIMIT 1",
+		        {oid_arg(relid), bool_arg(launcher_serves_db), text_arg(sync ? "sync" : "migrate")}) == 0) {
 			return std::nullopt;
 		}
 		return get_int64(0, 1);
@@ -256,7 +263,7 @@ std::optional<int64_t> active_job(Oid relid, bool launcher_serves_db) {
 }
 
 std::optional<JobRow> latest_job(Oid relid, bool resumable_only) {
-	std::string q = job_query(std::string("WHERE j.relid = $1::oid::regclass") +
+	std::string q = job_query(std::string("WHERE j.relid = $1::oid::regclass AND j.kind = 'migrate'") +
 	                          (resumable_only ? " AND j.mode = 'resumable'" : "") + " ORDER BY j.job_id DESC LIMIT 1");
 	return as_store([&]() -> std::optional<JobRow> {
 		if (spi_exec(q.c_str(), {oid_arg(relid)}) == 0) {
@@ -374,30 +381,34 @@ void terminate_callback(XactEvent event, void *) {
 }
 } // namespace
 
-bool cancel_job(int64_t job_id) {
+bool cancel_job(int64_t job_id, bool check_access) {
 	std::optional<JobRow> job = load_job(job_id);
 	if (!job) {
 		return false;
 	}
-	require_job_access(*job);
+	if (check_access) {
+		require_job_access(*job);
+	}
 	int pid = 0;
 	bool cancelled = as_store([&] {
 		if (spi_exec(
 		        "UPDATE pg2d1.jobs SET status = 'cancelled', finished_at = clock_timestamp(), "
 		        "updated_at = clock_timestamp(), phase = NULL, next_attempt_at = NULL "
-		        "WHERE job_id = $1 AND status IN ('queued','running','waiting') RETURNING coalesce(pid, 0), relid::oid",
+		        "WHERE job_id = $1 AND status IN ('queued','running','waiting') RETURNING coalesce(pid, 0), relid::oid, "
+		        "kind = 'sync'",
 		        {int8_arg(job_id)}) == 0) {
 			return false;
 		}
 		pid = get_int32(0, 1);
 		Oid relid = get_oid(0, 2);
+		bool sync = get_bool(0, 3);
 		spi_exec("UPDATE pg2d1.checkpoints SET status = 'pending' WHERE job_id = $1 AND status = 'in_progress'",
 		         {int8_arg(job_id)});
 		// Signal only the process that holds the table's worker lock (never a recycled pid).
 		if (pid != 0 &&
 		    spi_exec("SELECT 1 FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = $1 "
-		             "AND l.classid = 1882350641::oid AND l.objid = $2 AND l.objsubid = 1",
-		             {int4_arg(pid), oid_arg(relid)}) == 0) {
+		             "AND l.classid = $3 AND l.objid = $2 AND l.objsubid = 1",
+		             {int4_arg(pid), oid_arg(relid), oid_arg(static_cast<Oid>(sync ? kSyncLockClass : kLockClass))}) == 0) {
 			pid = 0;
 		}
 		return true;
@@ -420,7 +431,7 @@ std::vector<JobRow> launch_candidates() {
 	return as_store([] {
 		std::vector<JobRow> out;
 		uint64 n = spi_exec(job_query("WHERE j.status IN ('queued','running','waiting') AND j.origin = pg2d1._origin() "
-		                              "AND NOT pg2d1._table_has_worker(j.relid) AND (j.next_attempt_at IS NULL OR "
+		                              "AND NOT pg2d1._job_has_worker(j.relid, j.kind) AND (j.next_attempt_at IS NULL OR "
 		                              "j.next_attempt_at <= clock_timestamp()) ORDER BY j.job_id")
 		                        .c_str(),
 		                    {});
@@ -580,7 +591,8 @@ void reset_in_progress(int64_t job_id) {
 
 std::optional<std::pair<JobRow, std::vector<CheckpointRow>>> previous_plan(Oid relid, int64_t exclude_job,
                                                                            size_t key_columns) {
-	std::string q = job_query("WHERE j.relid = $1::oid::regclass AND j.mode = 'resumable' AND j.job_id <> $2 AND "
+	std::string q = job_query("WHERE j.relid = $1::oid::regclass AND j.kind = 'migrate' AND j.mode = 'resumable' AND "
+	                          "j.job_id <> $2 AND "
 	                          "EXISTS (SELECT 1 FROM pg2d1.checkpoints c WHERE c.job_id = j.job_id) "
 	                          "ORDER BY j.job_id DESC LIMIT 1"); // restored ledgers too: skips are checked in D1
 	std::optional<JobRow> job = as_store([&]() -> std::optional<JobRow> {
@@ -632,7 +644,7 @@ int on_callers_jobs(Oid relid, std::initializer_list<const char *> statements) {
 
 bool table_has_active_job(Oid relid, bool own_only) {
 	std::string user = current_user_name();
-	std::string q = std::string("SELECT 1 FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass AND j.status IN ") +
+	std::string q = std::string("SELECT 1 FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass AND j.kind = 'migrate' AND j.status IN ") +
 	                kActive + (own_only && !caller_is_admin() ? " AND j.owner = $2" : " AND $2 IS NOT NULL");
 	return as_store([&] { return spi_exec(q, {oid_arg(relid), text_arg(user)}, false, 1) > 0; });
 }
@@ -643,7 +655,7 @@ int reset_stuck_local(Oid relid) {
 	            "j.relid = $1::oid::regclass AND c.status = 'in_progress'",
 	            "UPDATE pg2d1.jobs j SET status = 'failed', last_error = 'worker gone (reset by pg2d1_reset_stuck)', "
 	            "finished_at = clock_timestamp(), pid = NULL, phase = NULL WHERE j.relid = $1::oid::regclass AND "
-	            "j.status IN ('running','waiting')"});
+	            "j.kind = 'migrate' AND j.status IN ('running','waiting')"});
 }
 
 int retry_failed_local(Oid relid) {
@@ -653,7 +665,7 @@ int retry_failed_local(Oid relid) {
 }
 
 int delete_table_jobs(Oid relid) {
-	return on_callers_jobs(relid, {"DELETE FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass"});
+	return on_callers_jobs(relid, {"DELETE FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass AND j.kind = 'migrate'"});
 }
 
 // --- table keys -------------------------------------------------------------------------------
@@ -667,6 +679,212 @@ void set_table_key(Oid relid, Oid key_index) {
 			         "ON CONFLICT (relid) DO UPDATE SET key_index = excluded.key_index",
 			         {oid_arg(relid), oid_arg(key_index)});
 		}
+	});
+}
+
+// --- sync -------------------------------------------------------------------------------------
+
+std::optional<SyncRow> load_sync(Oid relid) {
+	return as_store([&]() -> std::optional<SyncRow> {
+		// A sync restored into another cluster or database compares both sides first.
+		spi_exec("UPDATE pg2d1.sync_tables SET reconcile = true, origin = pg2d1._origin() "
+		         "WHERE relid = $1::oid::regclass AND origin <> pg2d1._origin()",
+		         {oid_arg(relid)});
+		if (spi_exec("SELECT owner::text, coalesce(target, ''), key_attnums::int4[]::text[], columns, "
+		             "coalesce(pg2d1._columns($1), ''), status, coalesce(stop_reason, ''), reconcile "
+		             "FROM pg2d1.sync_tables WHERE relid = $1::oid::regclass",
+		             {oid_arg(relid)}) == 0) {
+			return std::nullopt;
+		}
+		SyncRow r;
+		r.owner = get_text(0, 1);
+		r.target = get_text(0, 2);
+		for (auto &a : get_text_array(0, 3).value_or(std::vector<std::string>{})) {
+			r.key_attnums.push_back(std::stoi(a));
+		}
+		r.columns = get_text(0, 4);
+		r.columns_now = get_text(0, 5);
+		r.status = get_text(0, 6);
+		r.stop_reason = get_text(0, 7);
+		r.reconcile = get_bool(0, 8);
+		return r;
+	});
+}
+
+void upsert_sync(Oid relid, const std::string &target, const std::vector<int> &key_attnums, bool reconcile) {
+	std::vector<std::string> attnums;
+	for (int a : key_attnums) {
+		attnums.push_back(std::to_string(a));
+	}
+	std::string owner = current_user_name();
+	as_store([&] {
+		spi_exec("INSERT INTO pg2d1.sync_tables AS s (relid, owner, target, key_attnums, columns, reconcile) "
+		         "VALUES ($1::oid::regclass, $2, $3, $4::int2[], pg2d1._columns($1), $5) "
+		         "ON CONFLICT (relid) DO UPDATE SET owner = excluded.owner, target = excluded.target, "
+		         "key_attnums = excluded.key_attnums, columns = excluded.columns, status = 'enabled', "
+		         "stop_reason = NULL, reconcile = s.reconcile OR excluded.reconcile, origin = pg2d1._origin()",
+		         {oid_arg(relid), text_arg(owner), text_arg(target, true), text_array_arg(attnums),
+		          bool_arg(reconcile)});
+	});
+}
+
+bool delete_sync(Oid relid) {
+	return as_store([&] {
+		spi_exec("DELETE FROM pg2d1.changes WHERE relid = $1", {oid_arg(relid)});
+		return spi_exec("DELETE FROM pg2d1.sync_tables WHERE relid = $1::oid::regclass", {oid_arg(relid)}) > 0;
+	});
+}
+
+void stop_sync(Oid relid, const std::string &reason) {
+	as_store([&] {
+		spi_exec("UPDATE pg2d1.sync_tables SET status = 'stopped', stop_reason = $2 WHERE relid = $1::oid::regclass",
+		         {oid_arg(relid), text_arg(reason)});
+	});
+}
+
+void end_reconcile(Oid relid) {
+	as_store([&] {
+		spi_exec("UPDATE pg2d1.sync_tables SET reconcile = false WHERE relid = $1::oid::regclass", {oid_arg(relid)});
+	});
+}
+
+bool table_has_migrate_job(Oid relid) {
+	return as_store([&] {
+		return spi_exec("SELECT 1 FROM pg2d1.jobs WHERE relid = $1::oid::regclass AND kind = 'migrate' AND "
+		                "(status <> 'cancelled' OR rows_done > 0)",
+		                {oid_arg(relid)}, false, 1) > 0;
+	});
+}
+
+namespace {
+// Prepared once per backend (the capture trigger runs for every statement on a synced table).
+SPIPlanPtr keep_plan(SPIPlanPtr &slot, const char *sql, std::vector<Oid> types) {
+	if (slot == nullptr) {
+		slot = pg_call([&] {
+			SPIPlanPtr p = SPI_prepare(sql, static_cast<int>(types.size()), types.data());
+			if (p == nullptr) {
+				elog(ERROR, "pg2d1: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			}
+			SPI_keepplan(p);
+			return p;
+		});
+	}
+	return slot;
+}
+
+uint64 run_plan(SPIPlanPtr plan, std::vector<Datum> values) {
+	return pg_call([&] {
+		int rc = SPI_execute_plan(plan, values.data(), nullptr, false, 0);
+		if (rc < 0) {
+			elog(ERROR, "pg2d1: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		}
+		return SPI_processed;
+	});
+}
+
+SPIPlanPtr key_plan = nullptr;
+SPIPlanPtr truncate_plan = nullptr;
+std::vector<SPIPlanPtr> insert_plans; // by key column count
+} // namespace
+
+std::optional<std::vector<int>> capture_key_attnums(Oid relid) {
+	return as_store([&]() -> std::optional<std::vector<int>> {
+		SPIPlanPtr plan = keep_plan(key_plan,
+		                            "SELECT s.key_attnums::pg_catalog.int4[]::pg_catalog.text[] FROM pg2d1.sync_tables s "
+		                            "WHERE s.relid OPERATOR(pg_catalog.=) $1",
+		                            {REGCLASSOID});
+		if (run_plan(plan, {ObjectIdGetDatum(relid)}) == 0) {
+			return std::nullopt;
+		}
+		std::vector<int> out;
+		for (auto &a : get_text_array(0, 1).value_or(std::vector<std::string>{})) {
+			out.push_back(std::stoi(a));
+		}
+		return out;
+	});
+}
+
+void log_changes(Oid relid, char op, const std::vector<std::vector<std::string>> &keys) {
+	as_store([&] {
+		if (op == 'T') {
+			SPIPlanPtr plan = keep_plan(truncate_plan,
+			                            "INSERT INTO pg2d1.changes (relid, op, key) VALUES ($1, 'T', NULL)", {OIDOID});
+			run_plan(plan, {ObjectIdGetDatum(relid)});
+			return;
+		}
+		size_t ncols = keys.size();
+		if (ncols == 0 || keys[0].empty()) {
+			return;
+		}
+		if (insert_plans.size() <= ncols) {
+			insert_plans.resize(ncols + 1, nullptr);
+		}
+		std::string cols, arrays;
+		std::vector<Oid> types = {OIDOID, TEXTOID};
+		for (size_t k = 0; k < ncols; k++) {
+			cols += (k ? ", u.c" : "u.c") + std::to_string(k);
+			arrays += (k ? ", $" : "$") + std::to_string(k + 3);
+			types.push_back(TEXTARRAYOID);
+		}
+		std::string alias;
+		for (size_t k = 0; k < ncols; k++) {
+			alias += (k ? ", c" : "c") + std::to_string(k);
+		}
+		std::string sql = "INSERT INTO pg2d1.changes (relid, op, key) SELECT $1, $2::pg_catalog.\"char\", ARRAY[" +
+		                  cols + "] FROM pg_catalog.unnest(" + arrays + ") WITH ORDINALITY AS u(" + alias +
+		                  ", n) ORDER BY u.n";
+		SPIPlanPtr plan = keep_plan(insert_plans[ncols], sql.c_str(), types);
+		std::string op_text(1, op == 'R' ? 'U' : op);
+		std::vector<Datum> values = {ObjectIdGetDatum(relid), text_arg(op_text).value};
+		for (size_t k = 0; k < ncols; k++) {
+			values.push_back(text_array_arg(keys[k]).value);
+		}
+		run_plan(plan, values);
+	});
+}
+
+std::vector<Change> fetch_changes(Oid relid, int64_t up_to, long limit) {
+	return as_store([&] {
+		uint64 n = spi_exec("SELECT change_id, op::text, key FROM pg2d1.changes WHERE relid = $1 AND change_id <= $2 "
+		                    "ORDER BY change_id LIMIT $3",
+		                    {oid_arg(relid), int8_arg(up_to), int8_arg(limit)});
+		std::vector<Change> out;
+		out.reserve(n);
+		for (uint64 i = 0; i < n; i++) {
+			Change c;
+			c.id = get_int64(i, 1);
+			std::string op = get_text(i, 2);
+			c.op = op.empty() ? 'U' : op[0];
+			c.key = get_text_array(i, 3).value_or(std::vector<std::string>{});
+			out.push_back(std::move(c));
+		}
+		return out;
+	});
+}
+
+int64_t max_change_id(Oid relid) {
+	return as_store([&] {
+		spi_exec("SELECT coalesce(max(change_id), 0) FROM pg2d1.changes WHERE relid = $1", {oid_arg(relid)});
+		return get_int64(0, 1);
+	});
+}
+
+int64_t pending_changes(Oid relid, int64_t up_to) {
+	return as_store([&] {
+		spi_exec("SELECT count(*) FROM pg2d1.changes WHERE relid = $1 AND change_id <= $2",
+		         {oid_arg(relid), int8_arg(up_to)});
+		return get_int64(0, 1);
+	});
+}
+
+void finish_changes(Oid relid, const std::vector<int64_t> &ids, int64_t upserts, int64_t deletes, int64_t truncates) {
+	as_store([&] {
+		spi_exec("WITH d AS (DELETE FROM pg2d1.changes WHERE relid = $1 AND change_id = ANY ($2) RETURNING changed_at) "
+		         "UPDATE pg2d1.sync_tables SET upserts = upserts + $3, deletes = deletes + $4, "
+		         "truncates = truncates + $5, last_sync_at = clock_timestamp(), "
+		         "last_change_at = greatest(last_change_at, (SELECT max(changed_at) FROM d)) "
+		         "WHERE relid = $1::oid::regclass",
+		         {oid_arg(relid), int8_array_arg(ids), int8_arg(upserts), int8_arg(deletes), int8_arg(truncates)});
 	});
 }
 

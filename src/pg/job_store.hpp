@@ -30,7 +30,7 @@ struct JobRow {
 };
 
 // The SQL version this library was built for (pg2d1.control's default_version).
-constexpr const char *kExtensionVersion = "0.2.0";
+constexpr const char *kExtensionVersion = "0.3.0";
 // The installed extension's version when it is not kExtensionVersion ("" when it is, or the
 // extension is not installed here).
 std::string extension_version_mismatch();
@@ -44,9 +44,10 @@ bool caller_is_admin();
 int64_t next_job_id(); // from pg2d1.jobs_job_id_seq (ordinary roles have no USAGE on it)
 void insert_job(const JobParams &p, const std::string &table_name, const char *status);
 std::optional<JobRow> load_job(int64_t job_id);
-// The job of the table that is queued, or held by a live worker (this database's origin).
-std::optional<int64_t> active_job(Oid relid, bool launcher_serves_db);
-// The table's newest job (resumable ones only when asked).
+// The table's migration (or sync) job that is queued, or held by a live worker (this
+// database's origin).
+std::optional<int64_t> active_job(Oid relid, bool launcher_serves_db, bool sync = false);
+// The table's newest migration job (resumable ones only when asked).
 std::optional<JobRow> latest_job(Oid relid, bool resumable_only);
 // Status changes are compare-and-set: each names the states it may leave; false = it did not.
 bool claim_job(int64_t job_id);                                              // queued|running|waiting → running
@@ -67,9 +68,10 @@ void set_phase(int64_t job_id, const std::string &phase); // "" = NULL
 void set_verify_result(int64_t job_id, bool ok, const std::string &summary);
 void set_d1_columns(int64_t job_id, const std::string &columns);
 void reset_attempts(int64_t job_id);
-// Cancels (CAS from queued|running|waiting) after require_job_access; the job's live worker
-// is sent SIGTERM when the caller's transaction commits. False when there was nothing to cancel.
-bool cancel_job(int64_t job_id);
+// Cancels (CAS from queued|running|waiting) after require_job_access (unless the caller was
+// authorised otherwise: the table's owner disabling its sync); the job's live worker is sent
+// SIGTERM when the caller's transaction commits. False when there was nothing to cancel.
+bool cancel_job(int64_t job_id, bool check_access = true);
 
 // --- the launcher -----------------------------------------------------------------------
 // Jobs of this database that should have a worker but have none, due now.
@@ -116,5 +118,43 @@ int delete_table_jobs(Oid relid);           // the jobs and their ledgers
 
 // --- table keys -------------------------------------------------------------------------
 void set_table_key(Oid relid, Oid key_index); // InvalidOid: back to the primary key
+
+// --- sync (pg2d1.sync_tables, pg2d1.changes) ----------------------------------------------
+struct SyncRow {
+	std::string owner;
+	std::string target;             // "" = default resolution
+	std::vector<int> key_attnums;   // the key captured, in key order
+	std::string columns;            // pg2d1._columns() when enabled
+	std::string columns_now;        // pg2d1._columns() now
+	std::string status;             // enabled, stopped
+	std::string stop_reason;
+	bool reconcile = false;         // compare every key of both sides before applying changes
+};
+std::optional<SyncRow> load_sync(Oid relid);
+// Creates or re-enables the table's sync (owner: the caller); reconcile as given.
+void upsert_sync(Oid relid, const std::string &target, const std::vector<int> &key_attnums, bool reconcile);
+// Forgets the sync and its captured changes. False when there was none.
+bool delete_sync(Oid relid);
+void stop_sync(Oid relid, const std::string &reason);
+void end_reconcile(Oid relid);
+// True when the table has (had) a migration job: D1 may hold rows copied before capture.
+bool table_has_migrate_job(Oid relid);
+// The capture trigger's lookup: the key attnums of an enabled or stopped sync, nullopt when
+// the table is not synced. Plans are prepared once per backend.
+std::optional<std::vector<int>> capture_key_attnums(Oid relid);
+// Appends one change per key (keys given column by column: keys[k][i] is column k of key i);
+// op is 'I', 'U', 'D' or 'R' (reconcile, logged as 'U'), or 'T' with no keys.
+void log_changes(Oid relid, char op, const std::vector<std::vector<std::string>> &keys);
+struct Change {
+	int64_t id = 0;
+	char op = 'U';
+	std::vector<std::string> key; // empty for 'T'
+};
+// The oldest captured changes of the table, up to `limit`, with ids <= up_to.
+std::vector<Change> fetch_changes(Oid relid, int64_t up_to, long limit);
+int64_t max_change_id(Oid relid); // 0 when none
+int64_t pending_changes(Oid relid, int64_t up_to);
+// Deletes the applied changes and adds to the sync's counters, in one statement.
+void finish_changes(Oid relid, const std::vector<int64_t> &ids, int64_t upserts, int64_t deletes, int64_t truncates);
 
 } // namespace pg2d1

@@ -21,6 +21,8 @@ enum JobFlags : uint32_t {
 	                      // transaction is still open, its rows are invisible to the worker)
 	kJobVerify = 8,       // run pg2d1_verify after the copy; a difference fails the job
 	kJobNumericReal = 16, // pg2d1.numeric_as_real: numeric columns go to D1 as REAL
+	kJobSync = 32,        // apply captured changes (sync.hpp), not a copy
+	kJobFollow = 64,      // sync: keep applying changes as they commit
 };
 
 // Everything a worker needs, in bgw_extra (≤ BGW_EXTRALEN bytes).
@@ -46,9 +48,16 @@ struct JobParams {
 static_assert(sizeof(JobParams) <= BGW_EXTRALEN, "JobParams must fit in bgw_extra");
 
 // Advisory-lock key held (session level) by the worker migrating a table.
+// Migration workers hold it for their whole run; sync workers for each round of changes,
+// so a copy and a sync never write the same table at once.
 constexpr int64_t kLockClass = 0x70326431; // 'p2d1'
 inline int64_t table_lock_key(Oid relid) {
 	return (kLockClass << 32) | static_cast<int64_t>(relid);
+}
+// Held (session level) by a sync worker for as long as it runs: one sync worker per table.
+constexpr int64_t kSyncLockClass = 0x70326473; // 'p2ds'
+inline int64_t sync_lock_key(Oid relid) {
+	return (kSyncLockClass << 32) | static_cast<int64_t>(relid);
 }
 
 void capture_settings(JobParams &params);     // from this session's GUCs
@@ -66,6 +75,11 @@ bool launcher_serves_database(Oid dboid); // a live launcher handles this databa
 // (re)starting, and will take queued jobs.
 bool launcher_expected_for_database(Oid dboid);
 void wake_launcher_at_commit();           // sets the launcher's latch when this transaction commits
+// Follow mode: the sync worker of a table registers its latch; the capture trigger asks for
+// it to be set when the transaction that changed the table commits (no polling).
+bool register_follower(Oid relid); // false without shared memory (pg2d1 not preloaded)
+void unregister_follower();
+void wake_followers_at_commit(Oid relid);
 void set_launcher(bool running);          // called by the launcher itself
 extern "C" PGDLLEXPORT void pg2d1_launcher_main(Datum arg);
 extern "C" PGDLLEXPORT void pg2d1_worker_main(Datum arg);

@@ -62,7 +62,8 @@ int64_t peak_rss_kb() {
 	return getrusage(RUSAGE_SELF, &ru) == 0 ? static_cast<int64_t>(ru.ru_maxrss) : 0;
 }
 
-// Sleeps `seconds` on the latch, waking for interrupts (a cancel or shutdown throws).
+} // namespace
+
 void sleep_interruptibly(double seconds) {
 	auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 	while (Clock::now() < until) {
@@ -76,6 +77,32 @@ void sleep_interruptibly(double seconds) {
 		});
 	}
 }
+
+// D1 is unreachable or overloaded past the retry budget: the job shows `waiting` with the
+// reason and the next attempt (5 s, doubling to 5 min), and goes on by itself.
+void wait_for_d1(int64_t job_id, int &waits, const Error &e) {
+	abort_transaction();
+	double seconds = std::min(kWaitMaxS, kWaitFirstS * std::ldexp(1.0, std::min(waits, 16)));
+	waits++;
+	std::string reason = "D1 unavailable, next attempt in " + std::to_string(static_cast<int>(seconds)) +
+	                     " s: " + describe_exception(e, ": ");
+	bool waiting = false;
+	in_transaction([&] { waiting = set_waiting(job_id, reason.substr(0, 4000), seconds); });
+	if (!waiting) {
+		throw Error("57014", "job " + std::to_string(job_id) + " is no longer running");
+	}
+	pg_call([&] {
+		ereport(LOG, (errmsg("pg2d1: job %lld waits %.0f s for D1: %s", (long long)job_id, seconds, e.what())));
+	});
+	sleep_interruptibly(seconds);
+	bool back = false;
+	in_transaction([&] { back = end_waiting(job_id); });
+	if (!back) {
+		throw Error("57014", "job " + std::to_string(job_id) + " was cancelled while waiting for D1");
+	}
+}
+
+namespace {
 
 std::string error_text(const std::exception &e) {
 	return describe_exception(e, ": ");
@@ -680,26 +707,8 @@ void Migration::copy(CheckpointRow &cp, size_t index) {
 // D1 is unreachable or overloaded past the retry budget: the job shows `waiting` with the
 // reason and the next attempt, keeps its place, and goes on by itself.
 void Migration::wait_out(const Error &e) {
-	abort_transaction();
-	double seconds = std::min(kWaitMaxS, kWaitFirstS * std::ldexp(1.0, std::min(waits_, 16)));
-	waits_++;
-	std::string reason =
-	    "D1 unavailable, next attempt in " + std::to_string(static_cast<int>(seconds)) + " s: " + error_text(e);
-	bool waiting = false;
-	in_transaction([&] { waiting = set_waiting(p_.job_id, reason.substr(0, 4000), seconds); });
-	if (!waiting) {
-		throw Error("57014", "job " + std::to_string(p_.job_id) + " is no longer running");
-	}
-	report_activity("waiting for D1 (" + std::to_string(static_cast<int>(seconds)) + " s)");
-	pg_call([&] {
-		ereport(LOG, (errmsg("pg2d1: job %lld waits %.0f s for D1: %s", (long long)p_.job_id, seconds, e.what())));
-	});
-	sleep_interruptibly(seconds);
-	bool back = false;
-	in_transaction([&] { back = end_waiting(p_.job_id); });
-	if (!back) {
-		throw Error("57014", "job " + std::to_string(p_.job_id) + " was cancelled while waiting for D1");
-	}
+	report_activity("waiting for D1");
+	wait_for_d1(p_.job_id, waits_, e);
 	// The sender stopped at its failure; the client's pause may be long past: start afresh.
 	client_.emplace(target_.config, interrupt_requested);
 	start_sender();

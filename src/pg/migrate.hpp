@@ -8,11 +8,20 @@
 #pragma once
 
 #include "jobs.hpp"
+#include "core/error.hpp"
 
 namespace pg2d1 {
 
 // Throws on failure (the caller records it); returns normally when the job is completed,
 // cancelled or handed to another worker.
 void run_job(const JobParams &params);
+
+// Shared with the sync worker (sync.cpp):
+// Sleeps `seconds` on the latch, waking for interrupts (a cancel or shutdown throws).
+void sleep_interruptibly(double seconds);
+// D1 stayed unreachable or overloaded through the retries: the job shows `waiting` with the
+// reason and the next attempt (5 s, doubling per consecutive wait up to 5 min), sleeps, and
+// returns to `running`. Throws 57014 when the job was cancelled meanwhile.
+void wait_for_d1(int64_t job_id, int &waits, const Error &e);
 
 } // namespace pg2d1

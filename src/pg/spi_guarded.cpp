@@ -54,6 +54,18 @@ SpiArg text_array_arg(const std::optional<std::vector<std::string>> &values) {
 	return {TEXTARRAYOID, d, false};
 }
 
+SpiArg int8_array_arg(const std::vector<int64_t> &values) {
+	std::vector<Datum> elems(values.size());
+	for (size_t i = 0; i < values.size(); i++) {
+		elems[i] = Int64GetDatum(values[i]);
+	}
+	Datum d = pg_call([&] {
+		return PointerGetDatum(
+		    construct_array(elems.data(), static_cast<int>(elems.size()), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	});
+	return {INT8ARRAYOID, d, false};
+}
+
 // Runs a statement (inside as_store). Returns SPI_processed.
 uint64 spi_exec(const std::string &sql, const std::vector<SpiArg> &args, bool read_only, long limit) {
 	std::vector<Oid> types(args.size());

@@ -32,6 +32,7 @@ SpiArg bool_arg(bool v);
 SpiArg float8_arg(double v);
 SpiArg text_arg(const std::string &v, bool null_if_empty = false);
 SpiArg text_array_arg(const std::optional<std::vector<std::string>> &values); // nullopt = NULL
+SpiArg int8_array_arg(const std::vector<int64_t> &values);
 
 // Runs a statement with typed arguments (read_only = false takes a fresh snapshot and a new
 // command id). Returns SPI_processed.

@@ -12,6 +12,7 @@
 #include "guc.hpp"
 #include "job_store.hpp"
 #include "migrate.hpp"
+#include "sync.hpp"
 #include "shared_rate.hpp"
 #include "spi_guarded.hpp"
 #include "txn.hpp"
@@ -30,12 +31,14 @@ extern "C" {
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "commands/dbcommands.h"
 #include "utils/builtins.h"
 #include "utils/wait_event.h"
 }
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -46,10 +49,20 @@ namespace pg2d1 {
 
 namespace {
 
+constexpr int kFollowSlots = 64;
+
+struct FollowSlot {
+	Oid dboid;
+	Oid relid;
+	Latch *latch; // the following worker's; nullptr when the slot is free
+};
+
 struct SharedState {
 	pid_t launcher_pid;
 	Oid launcher_dboid;
 	Latch *launcher_latch;
+	slock_t follow_lock;
+	FollowSlot follow[kFollowSlots];
 };
 
 SharedState *shared = nullptr;
@@ -74,17 +87,38 @@ void shmem_startup() {
 	shared = static_cast<SharedState *>(ShmemInitStruct("pg2d1", sizeof(SharedState), &found));
 	if (!found) {
 		memset(shared, 0, sizeof(SharedState));
+		SpinLockInit(&shared->follow_lock);
 	}
 	shared_rate_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
+std::vector<Oid> followed_changed; // tables this transaction changed whose followers to wake
+int my_follow_slot = -1;
+
 void xact_callback(XactEvent event, void *) {
 	if (event == XACT_EVENT_COMMIT && wake_at_commit && shared && shared->launcher_latch) {
 		SetLatch(shared->launcher_latch);
 	}
+	if (event == XACT_EVENT_COMMIT && shared && !followed_changed.empty()) {
+		// No allocation here (a C++ exception must not leave a PostgreSQL callback).
+		Latch *latches[kFollowSlots];
+		int n = 0;
+		SpinLockAcquire(&shared->follow_lock);
+		for (auto &slot : shared->follow) {
+			if (slot.latch && slot.dboid == MyDatabaseId &&
+			    std::find(followed_changed.begin(), followed_changed.end(), slot.relid) != followed_changed.end()) {
+				latches[n++] = slot.latch;
+			}
+		}
+		SpinLockRelease(&shared->follow_lock);
+		for (int i = 0; i < n; i++) {
+			SetLatch(latches[i]);
+		}
+	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT) {
 		wake_at_commit = false;
+		followed_changed.clear();
 	}
 }
 
@@ -125,6 +159,51 @@ bool launcher_expected_for_database(Oid dboid) {
 
 void wake_launcher_at_commit() {
 	wake_at_commit = true;
+}
+
+static void follower_exit(int, Datum) {
+	unregister_follower();
+}
+
+bool register_follower(Oid relid) {
+	if (!shared) {
+		return false;
+	}
+	static bool exit_hook = false;
+	if (!exit_hook) {
+		before_shmem_exit(follower_exit, 0);
+		exit_hook = true;
+	}
+	SpinLockAcquire(&shared->follow_lock);
+	for (int i = 0; i < kFollowSlots && my_follow_slot < 0; i++) {
+		if (shared->follow[i].latch == nullptr) {
+			shared->follow[i].dboid = MyDatabaseId;
+			shared->follow[i].relid = relid;
+			shared->follow[i].latch = MyLatch;
+			my_follow_slot = i;
+		}
+	}
+	SpinLockRelease(&shared->follow_lock);
+	return my_follow_slot >= 0;
+}
+
+void unregister_follower() {
+	if (!shared || my_follow_slot < 0) {
+		return;
+	}
+	SpinLockAcquire(&shared->follow_lock);
+	shared->follow[my_follow_slot].latch = nullptr;
+	SpinLockRelease(&shared->follow_lock);
+	my_follow_slot = -1;
+}
+
+void wake_followers_at_commit(Oid relid) {
+	if (!shared) {
+		return;
+	}
+	if (std::find(followed_changed.begin(), followed_changed.end(), relid) == followed_changed.end()) {
+		followed_changed.push_back(relid);
+	}
 }
 
 BackgroundWorkerHandle *start_job_worker(const JobParams &params, bool notify) {
@@ -202,7 +281,11 @@ extern "C" void pg2d1_worker_main(Datum arg) {
 	bool failed = false;
 	std::string message;
 	try {
-		run_job(params);
+		if (params.flags & kJobSync) {
+			run_sync_job(params);
+		} else {
+			run_job(params);
+		}
 	} catch (const std::exception &e) {
 		failed = true;
 		message = describe(e);

@@ -1,0 +1,601 @@
+// sync.cpp — the sync job run by a pg2d1 worker (see sync.hpp): applies the changes the
+// capture trigger logged in pg2d1.changes to D1, round by round.
+// Must never delete a change row before D1 acknowledged the requests that applied its key
+// (a crash in between applies it again: every write is the key's current state, so that is
+// harmless), never write the table while a migration worker copies it (the table lock is
+// taken for each round), and never apply a row to a D1 table whose columns no longer match
+// the table's (the sync stops with the change named).
+// Called by pg2d1_worker_main in worker.cpp.
+#include "sync.hpp"
+
+#include "boundary.hpp"
+#include "catalog.hpp"
+#include "credentials.hpp"
+#include "guc.hpp"
+#include "job_store.hpp"
+#include "migrate.hpp"
+#include "rows.hpp"
+#include "spi_guarded.hpp"
+#include "txn.hpp"
+#include "core/batch_planner.hpp"
+#include "core/d1_schema.hpp"
+#include "core/error.hpp"
+#include "core/sqlite_encode.hpp"
+#include "core/sync_sql.hpp"
+
+extern "C" {
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/wait_event.h"
+}
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <unordered_set>
+
+namespace pg2d1 {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Key = std::vector<std::string>;
+constexpr long kRoundChanges = 20000; // change rows read per round
+constexpr size_t kLookupKeys = 5000;  // keys looked up in PostgreSQL per query
+constexpr size_t kKeyPage = 10000;    // keys per page when reconciling
+constexpr double kBusySleepS = 1;     // a migration worker holds the table
+
+enum class Round { Applied, Empty, Busy };
+
+class Sync {
+  public:
+	explicit Sync(const JobParams &p) : p_(p) {}
+	void run();
+
+  private:
+	bool claim();
+	void prepare();
+	Round round(int64_t up_to);
+	void apply(const std::vector<Key> &keys, bool truncate, int64_t &upserts, int64_t &deletes);
+	void lookup(const std::vector<Key> &keys, BatchPlanner &planner, std::vector<Key> &gone_literals,
+	            int64_t &upserts);
+	void reconcile();
+	void send(std::vector<Statement> statements);
+	bool lock_table();
+	void unlock_table() noexcept;
+	void check_sync();
+	void report_activity(const std::string &phase);
+	void update_progress(bool force);
+	template <typename F> void with_d1_retry(F &&f);
+
+	JobParams p_;
+	Target target_;
+	SourceTable table_;
+	std::optional<D1Client> client_;
+	MemoryContext ctx_ = nullptr;
+	int64_t applied_ = 0; // D1 writes: upserts, deletes and truncates
+	int waits_ = 0;
+	Clock::time_point last_progress_ = Clock::now();
+	bool locked_ = false;
+};
+
+void Sync::report_activity(const std::string &phase) {
+	std::string activity = "pg2d1 sync job " + std::to_string(p_.job_id) + ": " + table_.display_name + ": " + phase;
+	pg_call([&] { pgstat_report_activity(STATE_RUNNING, activity.c_str()); });
+}
+
+void Sync::update_progress(bool force) {
+	if (!force && std::chrono::duration<double>(Clock::now() - last_progress_).count() < 0.5) {
+		return;
+	}
+	last_progress_ = Clock::now();
+	JobProgress pr;
+	pr.rows_done = applied_;
+	if (client_) {
+		pr.requests = static_cast<int64_t>(client_->stats().requests);
+		pr.retries = static_cast<int64_t>(client_->stats().retries);
+		pr.bytes_sent = static_cast<int64_t>(client_->stats().bytes_sent);
+	}
+	struct rusage ru;
+	pr.peak_rss_kb = getrusage(RUSAGE_SELF, &ru) == 0 ? static_cast<int64_t>(ru.ru_maxrss) : 0;
+	in_transaction([&] { pg2d1::update_progress(p_.job_id, pr); });
+}
+
+// Runs f, waiting out D1 outages (the job shows `waiting`) and trying again.
+template <typename F> void Sync::with_d1_retry(F &&f) {
+	for (;;) {
+		try {
+			f();
+			waits_ = 0;
+			return;
+		} catch (const Error &e) {
+			if (interrupt_requested() || !e.retryable()) {
+				throw;
+			}
+			unlock_table();
+			report_activity("waiting for D1");
+			wait_for_d1(p_.job_id, waits_, e);
+			client_.emplace(target_.config, interrupt_requested);
+		}
+	}
+}
+
+// The sync lock (one sync worker per table) and the job row.
+bool Sync::claim() {
+	std::string other_version;
+	bool locked = false;
+	in_transaction([&] {
+		other_version = extension_version_mismatch();
+		if (other_version.empty()) {
+			spi_exec("SELECT pg_catalog.pg_try_advisory_lock($1)", {int8_arg(sync_lock_key(p_.relid))});
+			locked = get_bool(0, 1);
+		}
+	});
+	if (!other_version.empty() || !locked) {
+		pg_call([&] {
+			ereport(LOG, (errmsg("pg2d1: sync job %lld: %s; this worker exits", static_cast<long long>(p_.job_id),
+			                     other_version.empty() ? "another worker syncs the table"
+			                                           : "the extension's SQL is another version")));
+		});
+		return false;
+	}
+	std::optional<JobRow> job;
+	for (int attempt = 0; attempt < 600 && !job; attempt++) {
+		in_transaction([&] {
+			table_ = load_source_table(p_.relid);
+			if (p_.flags & kJobCreateRow) {
+				insert_job(p_, table_.display_name, "running");
+			}
+			job = load_job(p_.job_id);
+		});
+		if (!job) {
+			sleep_interruptibly(0.1);
+		}
+	}
+	bool claimed = false;
+	if (job) {
+		in_transaction([&] { claimed = pg2d1::claim_job(p_.job_id); });
+	}
+	return claimed;
+}
+
+// Throws when the sync was disabled or stopped, or the table's columns changed (which stops it).
+void Sync::check_sync() {
+	std::optional<SyncRow> s = load_sync(p_.relid);
+	if (!s) {
+		throw Error("55000", "sync of " + table_.display_name + " is not enabled", {},
+		            "SELECT pg2d1_enable_sync('" + table_.display_name + "');");
+	}
+	if (s->status == "enabled" && s->columns_now != s->columns) {
+		std::string reason = "the columns of " + table_.display_name + " changed from (" + s->columns + ") to (" +
+		                     s->columns_now + "); D1's table has the old ones";
+		stop_sync(p_.relid, reason);
+		commit_transaction(); // keep the stop
+		begin_transaction();
+		s->status = "stopped";
+		s->stop_reason = reason;
+	}
+	if (s->status != "enabled") {
+		throw Error("55000", "sync of " + table_.display_name + " is stopped: " + s->stop_reason, {},
+		            "Change the D1 table to match (pg2d1_ddl shows it), then call pg2d1_enable_sync('" +
+		                table_.display_name + "') again: it compares D1 with the table and writes what differs.");
+	}
+}
+
+void Sync::prepare() {
+	report_activity("preparing");
+	in_transaction([&] {
+		table_ = load_source_table(p_.relid);
+		check_sync();
+		target_ = resolve_target(p_.target[0] ? std::optional<std::string>(p_.target) : std::nullopt);
+		set_phase(p_.job_id, "preparing");
+	});
+	if (ctx_ == nullptr) {
+		ctx_ = pg_call([] { return AllocSetContextCreate(TopMemoryContext, "pg2d1 sync", ALLOCSET_DEFAULT_SIZES); });
+	}
+	client_.emplace(target_.config, interrupt_requested);
+	std::vector<std::string> d1_tables = d1_table_names(*client_);
+	if (std::find(d1_tables.begin(), d1_tables.end(), table_.def.name) == d1_tables.end()) {
+		throw Error("55000", "D1 has no table \"" + table_.def.name + "\" to sync " + table_.display_name + " into",
+		            {}, "Copy the table first: SELECT pg2d1_migrate('" + table_.display_name + "');");
+	}
+	check_d1_table_matches(*client_, table_.def, table_.display_name);
+	in_transaction([&] { reset_attempts(p_.job_id); });
+}
+
+bool Sync::lock_table() {
+	in_transaction([&] {
+		spi_exec("SELECT pg_catalog.pg_try_advisory_lock($1)", {int8_arg(table_lock_key(p_.relid))});
+		locked_ = get_bool(0, 1);
+	});
+	return locked_;
+}
+
+void Sync::unlock_table() noexcept {
+	if (!locked_) {
+		return;
+	}
+	abort_transaction();
+	try {
+		in_transaction(
+		    [&] { spi_exec("SELECT pg_catalog.pg_advisory_unlock($1)", {int8_arg(table_lock_key(p_.relid))}); });
+		locked_ = false;
+	} catch (...) {
+		abort_transaction(); // the lock goes with the process at worst
+	}
+}
+
+// Current rows of `keys`: present ones go to the planner as upserts, the D1 literals of the
+// others to `gone_literals`.
+void Sync::lookup(const std::vector<Key> &keys, BatchPlanner &planner, std::vector<Key> &gone_literals,
+                  int64_t &upserts) {
+	const size_t nk = table_.key_columns.size();
+	std::string unnest_args, alias, join, casts;
+	for (size_t k = 0; k < nk; k++) {
+		const SourceColumn &c = table_.columns[table_.key_columns[k]];
+		std::string u = "pg2d1_k" + std::to_string(k);
+		unnest_args += (k ? ", $" : "$") + std::to_string(k + 1) + "::pg_catalog.text[]";
+		alias += u + ", ";
+		join += std::string(k ? " AND " : "") + "pg2d1_t." + quote_ident(c.name) + " = pg2d1_u." + u +
+		        "::" + c.type_sql;
+		casts += std::string(k ? ", " : "") + "pg2d1_u." + u + "::" + c.type_sql + " AS " + quote_ident(c.name);
+	}
+	for (size_t from = 0; from < keys.size(); from += kLookupKeys) {
+		size_t to = std::min(keys.size(), from + kLookupKeys);
+		std::vector<SpiArg> args;
+		for (size_t k = 0; k < nk; k++) {
+			std::vector<std::string> col;
+			for (size_t i = from; i < to; i++) {
+				col.push_back(keys[i][k]);
+			}
+			args.push_back(text_array_arg(col));
+		}
+		std::vector<bool> present(to - from, false);
+		const size_t max_tuple = planner.max_tuple_bytes();
+		EncodedRow row;
+		in_transaction([&] {
+			// The table as alias pg2d1_t: select_list() names its columns unqualified.
+			std::string sql = "SELECT " + table_.select_list() + ", pg2d1_u.pg2d1_n FROM pg_catalog.unnest(" +
+			                  unnest_args + ") WITH ORDINALITY AS pg2d1_u(" + alias + "pg2d1_n) JOIN " +
+			                  table_.qualified_name + " AS pg2d1_t ON " + join;
+			uint64 n = spi_exec(sql, args, true);
+			pg_call([&] {
+				MemoryContext old = MemoryContextSwitchTo(ctx_);
+				TupleDesc desc = SPI_tuptable->tupdesc;
+				for (uint64 i = 0; i < n; i++) {
+					HeapTuple tup = SPI_tuptable->vals[i];
+					bool isnull;
+					int64 ord = DatumGetInt64(SPI_getbinval(tup, desc, desc->natts, &isnull));
+					present[static_cast<size_t>(ord - 1)] = true;
+					encode_row(table_, tup, desc, max_tuple, row);
+					if (row.params.empty()) {
+						planner.add_row(row.tuple);
+					} else {
+						planner.add_row_with_params(row.tuple, std::move(row.params));
+					}
+				}
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(ctx_);
+			});
+			upserts += static_cast<int64_t>(n);
+			// The keys gone: their D1 form, from the key values cast back to their types.
+			std::vector<SpiArg> gone_args;
+			size_t gone = 0;
+			for (size_t k = 0; k < nk; k++) {
+				std::vector<std::string> col;
+				for (size_t i = from; i < to; i++) {
+					if (!present[i - from]) {
+						col.push_back(keys[i][k]);
+					}
+				}
+				gone = col.size();
+				gone_args.push_back(text_array_arg(col));
+			}
+			if (gone == 0) {
+				return;
+			}
+			std::string exprs;
+			for (size_t k = 0; k < nk; k++) {
+				exprs += std::string(k ? ", " : "") + table_.columns[table_.key_columns[k]].select_expr;
+			}
+			uint64 m = spi_exec("SELECT " + exprs + " FROM (SELECT " + casts + " FROM pg_catalog.unnest(" +
+			                        unnest_args + ") AS pg2d1_u(" + alias.substr(0, alias.size() - 2) + ")) AS pg2d1_d",
+			                    gone_args, true);
+			pg_call([&] {
+				TupleDesc desc = SPI_tuptable->tupdesc;
+				for (uint64 i = 0; i < m; i++) {
+					HeapTuple tup = SPI_tuptable->vals[i];
+					gone_literals.emplace_back();
+					for (size_t k = 0; k < nk; k++) {
+						bool isnull;
+						Datum d = SPI_getbinval(tup, desc, static_cast<int>(k) + 1, &isnull);
+						std::string lit;
+						append_d1_literal(lit, table_.columns[table_.key_columns[k]], d);
+						gone_literals.back().push_back(std::move(lit));
+					}
+				}
+			});
+		});
+	}
+}
+
+void Sync::send(std::vector<Statement> statements) {
+	Limits lim = limits_from_gucs(0);
+	for (auto &req : pack_requests(std::move(statements), lim.max_statements_per_request, lim.max_request_bytes)) {
+		client_->batch(req);
+		check_for_interrupts();
+	}
+}
+
+// Deletes first (a key that moved frees its old key before the new one is written), then
+// the upserts of the keys' current rows.
+void Sync::apply(const std::vector<Key> &keys, bool truncate, int64_t &upserts, int64_t &deletes) {
+	UpsertTarget target{table_.def.name, {}, table_.def.primary_key};
+	for (auto &c : table_.columns) {
+		target.columns.push_back(c.name);
+	}
+	BatchPlanner planner(target, limits_from_gucs(static_cast<size_t>(p_.batch_size)));
+	std::vector<Key> gone;
+	lookup(keys, planner, gone, upserts);
+	planner.finish();
+	deletes += static_cast<int64_t>(gone.size());
+	std::vector<Statement> first;
+	if (truncate) {
+		first.push_back({"DELETE FROM " + quote_ident(table_.def.name), {}});
+	}
+	std::vector<std::string> key_names;
+	for (int k : table_.key_columns) {
+		key_names.push_back(table_.columns[k].name);
+	}
+	for (auto &s : delete_statements(table_.def.name, key_names, gone,
+	                                 static_cast<size_t>(limits_from_gucs(0).max_statement_bytes))) {
+		first.push_back({std::move(s), {}});
+	}
+	send(std::move(first));
+	while (planner.has_request()) {
+		std::vector<Statement> stmts = planner.pop_request().to_statements();
+		client_->batch(stmts);
+		check_for_interrupts();
+	}
+}
+
+Round Sync::round(int64_t up_to) {
+	if (!lock_table()) {
+		return Round::Busy;
+	}
+	std::vector<Change> changes;
+	try {
+		in_transaction([&] {
+			check_sync();
+			changes = fetch_changes(p_.relid, up_to, kRoundChanges);
+		});
+		if (changes.empty()) {
+			unlock_table();
+			return Round::Empty;
+		}
+		// After a TRUNCATE only the keys changed later matter (change ids follow the order of
+		// the statements: TRUNCATE locks the table against every other writer).
+		size_t from = 0;
+		bool truncate = false;
+		for (size_t i = 0; i < changes.size(); i++) {
+			if (changes[i].op == 'T') {
+				truncate = true;
+				from = i + 1;
+			}
+		}
+		std::vector<Key> keys;
+		std::unordered_set<std::string> seen;
+		std::string joined;
+		for (size_t i = from; i < changes.size(); i++) {
+			if (changes[i].key.size() != table_.key_columns.size()) {
+				continue; // logged under another key: the stop for it is reported by check_sync
+			}
+			joined.clear();
+			for (auto &v : changes[i].key) {
+				joined += v;
+				joined.push_back('\0');
+			}
+			if (seen.insert(joined).second) {
+				keys.push_back(changes[i].key);
+			}
+		}
+		report_activity("applying " + std::to_string(keys.size()) + " changed keys");
+		int64_t upserts = 0, deletes = 0;
+		apply(keys, truncate, upserts, deletes);
+		std::vector<int64_t> ids;
+		ids.reserve(changes.size());
+		for (auto &c : changes) {
+			ids.push_back(c.id);
+		}
+		in_transaction([&] {
+			finish_changes(p_.relid, ids, upserts, deletes, truncate ? 1 : 0);
+			reset_attempts(p_.job_id);
+		});
+		applied_ += upserts + deletes + (truncate ? 1 : 0);
+		unlock_table();
+		update_progress(false);
+		return Round::Applied;
+	} catch (...) {
+		unlock_table();
+		throw;
+	}
+}
+
+// D1 may hold rows that changed before capture began (sync enabled during or after a copy,
+// or restored): every key of either side is logged as a change, so the rounds that follow
+// write each key's current row and delete the keys PostgreSQL no longer has.
+void Sync::reconcile() {
+	in_transaction([&] { set_phase(p_.job_id, "reconciling: logging every key"); });
+	report_activity("reconciling: logging PostgreSQL's keys");
+	const size_t nk = table_.key_columns.size();
+	std::string text_keys;
+	for (size_t k = 0; k < nk; k++) {
+		text_keys += std::string(k ? ", " : "") + quote_ident(table_.columns[table_.key_columns[k]].name) + "::text";
+	}
+	std::optional<Key> after;
+	for (;;) {
+		std::vector<SpiArg> args;
+		std::string where;
+		if (after) {
+			where = " WHERE " + table_.key_compare(">", 1);
+			for (auto &v : *after) {
+				args.push_back(text_arg(v));
+			}
+		}
+		uint64 n = 0;
+		in_transaction([&] {
+			n = spi_exec("SELECT " + text_keys + " FROM " + table_.qualified_name + where + " ORDER BY " +
+			                 table_.key_list() + " LIMIT " + std::to_string(kKeyPage),
+			             args, true);
+			std::vector<std::vector<std::string>> cols(nk);
+			for (uint64 i = 0; i < n; i++) {
+				for (size_t k = 0; k < nk; k++) {
+					cols[k].push_back(get_text(i, static_cast<int>(k) + 1));
+				}
+			}
+			if (n > 0) {
+				after = Key();
+				for (size_t k = 0; k < nk; k++) {
+					after->push_back(cols[k].back());
+				}
+				log_changes(p_.relid, 'R', cols);
+			}
+		});
+		check_for_interrupts();
+		if (n < kKeyPage) {
+			break;
+		}
+	}
+	report_activity("reconciling: logging D1's keys");
+	std::vector<std::string> key_names;
+	for (int k : table_.key_columns) {
+		key_names.push_back(table_.columns[k].name);
+	}
+	std::optional<std::vector<std::string>> after_lits;
+	for (;;) {
+		StatementResult r;
+		with_d1_retry([&] { r = client_->raw({d1_key_page_sql(table_.def.name, key_names, after_lits, kKeyPage), {}}); });
+		std::vector<std::vector<std::string>> cols(nk);
+		for (auto &row : r.rows) {
+			if (row.size() != nk) {
+				continue;
+			}
+			bool ok = true;
+			for (auto &cell : row) {
+				ok = ok && cell.has_value();
+			}
+			if (!ok) {
+				continue;
+			}
+			for (size_t k = 0; k < nk; k++) {
+				cols[k].push_back(*row[k]);
+			}
+		}
+		if (!r.rows.empty() && !cols[0].empty()) {
+			after_lits = std::vector<std::string>();
+			for (size_t k = 0; k < nk; k++) {
+				std::string lit;
+				if (table_.columns[table_.key_columns[k]].kind == ValueKind::Integer) {
+					append_integer_literal(lit, std::stoll(cols[k].back()));
+				} else {
+					append_text_literal(lit, cols[k].back());
+				}
+				after_lits->push_back(lit);
+			}
+			in_transaction([&] { log_changes(p_.relid, 'R', cols); });
+		}
+		check_for_interrupts();
+		if (r.rows.size() < kKeyPage) {
+			break;
+		}
+	}
+	in_transaction([&] { end_reconcile(p_.relid); });
+}
+
+void Sync::run() {
+	if (!claim()) {
+		return;
+	}
+	const bool follow = p_.flags & kJobFollow;
+	with_d1_retry([&] { prepare(); });
+	bool need_reconcile = false;
+	in_transaction([&] {
+		std::optional<SyncRow> s = load_sync(p_.relid);
+		need_reconcile = s && s->reconcile;
+	});
+	if (need_reconcile) {
+		// Not while a copy runs: its rows would be compared half-written.
+		while (!lock_table()) {
+			report_activity("waiting for the migration of the table");
+			sleep_interruptibly(kBusySleepS);
+		}
+		try {
+			reconcile();
+		} catch (...) {
+			unlock_table();
+			throw;
+		}
+		unlock_table();
+	}
+	int64_t up_to = INT64_MAX;
+	bool woken = false;
+	if (!follow) {
+		in_transaction([&] {
+			up_to = max_change_id(p_.relid);
+			set_rows_total(p_.job_id, pending_changes(p_.relid, up_to));
+			set_phase(p_.job_id, "applying changes");
+		});
+	} else {
+		woken = register_follower(p_.relid);
+		in_transaction([&] { set_phase(p_.job_id, woken ? "following" : "following (polling: pg2d1 not preloaded)"); });
+	}
+	// Without shared memory (pg2d1 not preloaded) a follower polls.
+	const long idle_ms = woken ? 10000 : 500;
+	for (;;) {
+		pg_call([] { ResetLatch(MyLatch); });
+		Round r = Round::Empty;
+		with_d1_retry([&] { r = round(up_to); });
+		if (r == Round::Applied) {
+			continue;
+		}
+		if (r == Round::Busy) {
+			report_activity("waiting for the migration of the table");
+			sleep_interruptibly(kBusySleepS);
+			continue;
+		}
+		if (!follow) {
+			break;
+		}
+		update_progress(true);
+		report_activity("following: up to date");
+		pg_call([&] {
+			(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, idle_ms, PG_WAIT_EXTENSION);
+			CHECK_FOR_INTERRUPTS();
+		});
+	}
+	update_progress(true);
+	in_transaction([&] { (void)finish_job(p_.job_id, applied_); });
+	report_activity("completed");
+}
+
+} // namespace
+
+void run_sync_job(const JobParams &params) {
+	apply_settings(params);
+	pg_call([] { set_fixed_output_settings(GUC_ACTION_SET); });
+	Sync s(params);
+	try {
+		s.run();
+	} catch (...) {
+		unregister_follower();
+		throw;
+	}
+	unregister_follower();
+}
+
+} // namespace pg2d1
