@@ -9,7 +9,7 @@ CORE_SRCS = $(wildcard src/core/*.cpp)
 PG_SRCS = $(wildcard src/pg/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
-REGRESS = setup boundary credentials privileges ddl
+REGRESS = setup boundary credentials privileges ddl sync
 REGRESS_OPTS = --inputdir=test --load-extension=pg2d1
 
 PG_CONFIG ?= pg_config

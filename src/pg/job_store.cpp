@@ -823,7 +823,7 @@ void log_changes(Oid relid, char op, const std::vector<std::vector<std::string>>
 		std::vector<Oid> types = {OIDOID, TEXTOID};
 		for (size_t k = 0; k < ncols; k++) {
 			cols += (k ? ", u.c" : "u.c") + std::to_string(k);
-			arrays += (k ? ", $" : "$") + std::to_string(k + 3);
+			arrays += (k ? ", pg_catalog.unnest($" : "pg_catalog.unnest($") + std::to_string(k + 3) + ")";
 			types.push_back(TEXTARRAYOID);
 		}
 		std::string alias;
@@ -831,8 +831,7 @@ void log_changes(Oid relid, char op, const std::vector<std::vector<std::string>>
 			alias += (k ? ", c" : "c") + std::to_string(k);
 		}
 		std::string sql = "INSERT INTO pg2d1.changes (relid, op, key) SELECT $1, $2::pg_catalog.\"char\", ARRAY[" +
-		                  cols + "] FROM pg_catalog.unnest(" + arrays + ") WITH ORDINALITY AS u(" + alias +
-		                  ", n) ORDER BY u.n";
+		                  cols + "] FROM ROWS FROM (" + arrays + ") WITH ORDINALITY AS u(" + alias + ", n) ORDER BY u.n";
 		SPIPlanPtr plan = keep_plan(insert_plans[ncols], sql.c_str(), types);
 		std::string op_text(1, op == 'R' ? 'U' : op);
 		std::vector<Datum> values = {ObjectIdGetDatum(relid), text_arg(op_text).value};

@@ -239,7 +239,7 @@ void Sync::lookup(const std::vector<Key> &keys, BatchPlanner &planner, std::vect
 	for (size_t k = 0; k < nk; k++) {
 		const SourceColumn &c = table_.columns[table_.key_columns[k]];
 		std::string u = "pg2d1_k" + std::to_string(k);
-		unnest_args += (k ? ", $" : "$") + std::to_string(k + 1) + "::pg_catalog.text[]";
+		unnest_args += (k ? ", pg_catalog.unnest($" : "pg_catalog.unnest($") + std::to_string(k + 1) + "::pg_catalog.text[])";
 		alias += u + ", ";
 		join += std::string(k ? " AND " : "") + "pg2d1_t." + quote_ident(c.name) + " = pg2d1_u." + u +
 		        "::" + c.type_sql;
@@ -260,7 +260,7 @@ void Sync::lookup(const std::vector<Key> &keys, BatchPlanner &planner, std::vect
 		EncodedRow row;
 		in_transaction([&] {
 			// The table as alias pg2d1_t: select_list() names its columns unqualified.
-			std::string sql = "SELECT " + table_.select_list() + ", pg2d1_u.pg2d1_n FROM pg_catalog.unnest(" +
+			std::string sql = "SELECT " + table_.select_list() + ", pg2d1_u.pg2d1_n FROM ROWS FROM (" +
 			                  unnest_args + ") WITH ORDINALITY AS pg2d1_u(" + alias + "pg2d1_n) JOIN " +
 			                  table_.qualified_name + " AS pg2d1_t ON " + join;
 			uint64 n = spi_exec(sql, args, true);
@@ -303,7 +303,7 @@ void Sync::lookup(const std::vector<Key> &keys, BatchPlanner &planner, std::vect
 			for (size_t k = 0; k < nk; k++) {
 				exprs += std::string(k ? ", " : "") + table_.columns[table_.key_columns[k]].select_expr;
 			}
-			uint64 m = spi_exec("SELECT " + exprs + " FROM (SELECT " + casts + " FROM pg_catalog.unnest(" +
+			uint64 m = spi_exec("SELECT " + exprs + " FROM (SELECT " + casts + " FROM ROWS FROM (" +
 			                        unnest_args + ") AS pg2d1_u(" + alias.substr(0, alias.size() - 2) + ")) AS pg2d1_d",
 			                    gone_args, true);
 			pg_call([&] {
