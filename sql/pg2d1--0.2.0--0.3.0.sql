@@ -168,3 +168,24 @@ CREATE OR REPLACE VIEW pg2d1_progress WITH (security_invoker = true) AS
            j.last_error, j.phase, j.requests, j.retries, j.bytes_sent, j.peak_rss_kb, j.started_at, j.finished_at,
            j.verified, j.verify_summary, j.next_attempt_at, j.attempts, j.kind, j.follow
     FROM pg2d1.jobs j;
+
+-- Owned like the rest of pg2d1, whoever runs the update: pg2d1's C code writes as the owner
+-- of pg2d1.jobs, and the status view reads the captured changes with its owner's rights.
+DO $$
+DECLARE
+    tables_owner regrole := (SELECT relowner::regrole FROM pg_catalog.pg_class WHERE oid = 'pg2d1.jobs'::regclass);
+    ext_owner regrole := (SELECT extowner::regrole FROM pg_catalog.pg_extension WHERE extname = 'pg2d1');
+BEGIN
+    EXECUTE pg_catalog.format('ALTER TABLE pg2d1.sync_tables OWNER TO %s', tables_owner);
+    EXECUTE pg_catalog.format('ALTER TABLE pg2d1.changes OWNER TO %s', tables_owner);
+    EXECUTE pg_catalog.format('ALTER VIEW pg2d1_sync_status OWNER TO %s', tables_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION pg2d1._job_has_worker(oid, text) OWNER TO %s', ext_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION pg2d1._columns(oid) OWNER TO %s', ext_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION pg2d1._capture() OWNER TO %s', ext_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION pg2d1._on_ddl() OWNER TO %s', ext_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION pg2d1_enable_sync(regclass, text) OWNER TO %s', ext_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION pg2d1_disable_sync(regclass) OWNER TO %s', ext_owner);
+    EXECUTE pg_catalog.format('ALTER FUNCTION pg2d1_sync(regclass, text, boolean, boolean) OWNER TO %s', ext_owner);
+    EXECUTE pg_catalog.format('ALTER EVENT TRIGGER pg2d1_ddl OWNER TO %s', ext_owner);
+    EXECUTE pg_catalog.format('ALTER EVENT TRIGGER pg2d1_drop OWNER TO %s', ext_owner);
+END $$;

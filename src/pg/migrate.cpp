@@ -211,10 +211,21 @@ bool Migration::claim_job() {
 		});
 		return false;
 	}
-	in_transaction([&] {
-		spi_exec("SELECT pg_catalog.pg_try_advisory_lock($1)", {int8_arg(table_lock_key(p_.relid))});
-		locked = get_bool(0, 1);
-	});
+	// A sync worker holds the table only for a round of changes (seconds): wait for it.
+	for (int attempt = 0; attempt < 600 && !locked; attempt++) {
+		bool sync_worker = false;
+		in_transaction([&] {
+			spi_exec("SELECT pg_catalog.pg_try_advisory_lock($1), pg2d1._job_has_worker($2, 'sync')",
+			         {int8_arg(table_lock_key(p_.relid)), oid_arg(p_.relid)});
+			locked = get_bool(0, 1);
+			sync_worker = get_bool(0, 2);
+		});
+		if (locked || !sync_worker) {
+			break;
+		}
+		report_activity("waiting for the sync of the table to finish its round");
+		sleep_interruptibly(0.1);
+	}
 	if (!locked) {
 		// Another live worker has the table (started by the launcher and by pg2d1_migrate at
 		// once, say): it does the work; this one leaves the job as it is.

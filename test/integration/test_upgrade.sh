@@ -99,7 +99,9 @@ check "pg2d1 built from this tree" test "$new_ok" = 1
 [ "$new_ok" = 1 ] || { tail -n 30 "$WORK/build-new.log"; fail_now "cannot go on without this tree's build"; }
 cp "$WORK/stage-new-root$SYS_PKGLIBDIR/pg2d1.so" "$WORK/stage-new-root$SYS_SHAREDIR/extension/"pg2d1* "$WORK/stage-new/"
 NEW_VERSION=$(sed -nE "s/^default_version *= *'([^']+)'.*/\1/p" "$WORK/stage-new/pg2d1.control")
-check "this tree ships the update script pg2d1--0.1.0--$NEW_VERSION.sql" test -f "$WORK/stage-new/pg2d1--0.1.0--$NEW_VERSION.sql"
+# 0.1.0 updates through every version in between (0.1.0 → 0.2.0 → … → NEW_VERSION).
+check "this tree ships the update scripts from 0.1.0 to $NEW_VERSION" \
+  bash -c 'v=0.1.0; for i in 1 2 3 4 5 6 7 8; do [ "$v" = "$2" ] && exit 0; n=$(ls "$1"/pg2d1--$v--*.sql 2>/dev/null | head -n1); [ -n "$n" ] || exit 1; n=${n##*--}; v=${n%.sql}; done; exit 1' _ "$WORK/stage-new" "$NEW_VERSION"
 if [ "$old_from_cache" = 0 ] && [ -n "$OLD_CACHE" ]; then
   # Kept for the next run: written aside, checked, then renamed into place.
   if mkdir -p "$CACHE_ROOT" 2>/dev/null && tmp=$(mktemp -d "$CACHE_ROOT/.tmp.XXXXXX" 2>/dev/null); then
@@ -174,9 +176,9 @@ job=$(q "SELECT pg2d1_migrate('coordinate_speed_new', checkpoint_size => 5000, b
 jck=$(q "SELECT pg2d1_migrate('ck', checkpoint_size => 2000, batch_size => 200)")
 wait_sql "SELECT bool_and(rows_done >= rows_total * 0.25) FROM pg2d1.jobs WHERE job_id IN ($job, $jck)" t 60 >/dev/null
 # An update while the 0.1.0 library still runs them is refused (and changes nothing).
-cp "$WORK/stage-new/pg2d1--0.1.0--$NEW_VERSION.sql" "$EXTDIR/"
-out=$(psql -X -q -c "ALTER EXTENSION pg2d1 UPDATE TO '$NEW_VERSION'" 2>&1)
-rm -f "$EXTDIR/pg2d1--0.1.0--$NEW_VERSION.sql"
+cp "$WORK/stage-new/pg2d1--0.1.0--0.2.0.sql" "$EXTDIR/"
+out=$(psql -X -q -c "ALTER EXTENSION pg2d1 UPDATE TO '0.2.0'" 2>&1)
+rm -f "$EXTDIR/pg2d1--0.1.0--0.2.0.sql"
 check "the update refuses to run while a 0.1.0 worker runs" grep -q "a pg2d1 worker is running in this database" <<<"$out"
 _as_pg "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w -t 60 stop >/dev/null
 d1_settings '{"latency_ms":0}'
@@ -266,6 +268,14 @@ check "the composite-key job completes by itself after the update" \
   wait_sql "SELECT status FROM pg2d1.jobs WHERE job_id = $jck" completed 60
 check "D1 equals PostgreSQL: coordinate_speed_new" python3 "$REPO_ROOT/test/integration/compare.py" coordinate_speed_new "$D1_SQLITE"
 check "D1 equals PostgreSQL: ck (composite text key)" python3 "$REPO_ROOT/test/integration/compare.py" ck "$D1_SQLITE" --key region,seq
+# The upgraded database syncs: ck was copied before capture began, so the sync reconciles.
+q "SELECT pg2d1_enable_sync('ck')" >/dev/null
+q "UPDATE ck SET v = 'after the update' WHERE seq % 100 = 0; DELETE FROM ck WHERE seq % 333 = 0;
+   INSERT INTO ck VALUES ('north', 100001, 'new')" >/dev/null
+out=$(psql -X -c "SELECT pg2d1_sync('ck', wait => true)" 2>&1)
+check "incremental sync on the updated extension: D1 equals PostgreSQL (ck)" \
+  python3 "$REPO_ROOT/test/integration/compare.py" ck "$D1_SQLITE" --key region,seq
+q "SELECT pg2d1_disable_sync('ck')" >/dev/null
 check_eq "pg2d1_verify: every range of coordinate_speed_new equal" "0|60000" \
   q "SELECT count(*) FILTER (WHERE NOT ok), sum(pg_count) FROM pg2d1_verify('coordinate_speed_new')"
 check_eq "ranges completed under 0.1.0 were not sent again" "0" \
