@@ -56,6 +56,9 @@ psql -X -c "SELECT * FROM pg2d1_validate()"
 step "Creating the D1 schema (secondary indexes are built after the load)"
 psql -X -c "SELECT * FROM pg2d1_setup_schema(ARRAY['coordinate_speed_new','camera_locations']::regclass[], create_indexes => false)"
 
+step "Capturing changes to coordinate_speed_new from now on (incremental sync)"
+psql -X -A -t -c "SELECT pg2d1_enable_sync('coordinate_speed_new')"
+
 step "Migrating both tables in background workers (pg2d1_migrate returns at once; this is pg2d1_progress, live)"
 t0=$(date +%s.%N)
 psql -X -q -A -t -c "SELECT table_name, job_id FROM pg2d1_migrate_all(ARRAY['camera_locations','coordinate_speed_new']::regclass[], checkpoint_size => 25000)"
@@ -86,6 +89,15 @@ sqlite3 -readonly -header -column "$D1_SQLITE" \
   "SELECT table_name, count(*) AS checkpoints, sum(status='completed') AS completed, sum(records_processed) AS records FROM migration_checkpoints GROUP BY table_name"
 python3 -c "print(f'{$ROWS + $CAMERAS} rows in {$t1-$t0:.1f} s = {($ROWS + $CAMERAS)/($t1-$t0):,.0f} rows/s (the Node scripts: ~90 rows/s)')"
 
+step "Keeping D1 in step: changes applied by pg2d1_sync (only the changed rows are sent)"
+psql -X -q -c "UPDATE coordinate_speed_new SET api_speed_limit = coalesce(api_speed_limit, 0) + 10 WHERE id % 40 = 0" \
+  -c "DELETE FROM coordinate_speed_new WHERE id % 200 = 1" \
+  -c "INSERT INTO coordinate_speed_new (latitude, longitude, api_speed_limit, bearing, display_name) SELECT latitude, longitude, 30, bearing, 'new ' || display_name FROM coordinate_speed_new WHERE id <= 1000"
+psql -X -c "SELECT table_name, changes_pending FROM pg2d1_sync_status"
+psql -X -q -c "SELECT pg2d1_sync('coordinate_speed_new', wait => true)" 2>&1 | sed 's/^NOTICE:  pg2d1: //'
+psql -X -c "SELECT table_name, changes_pending, upserts, deletes, lag_seconds, job_status FROM pg2d1_sync_status"
+python3 test/integration/compare.py coordinate_speed_new "$D1_SQLITE"
+
 step "Where everything is"
 cat <<TXT
   PostgreSQL   psql -h $PGHOST -p $PGPORT -U postgres demo      (log: $DEMO/pg/server.log)
@@ -94,5 +106,7 @@ cat <<TXT
   try          SELECT * FROM pg2d1_progress;  SELECT * FROM pg2d1_checkpoints;  SELECT * FROM pg2d1_verify('camera_locations');
                SELECT pg2d1_query('SELECT count(*) FROM coordinate_speed_new');
                SELECT pg2d1_migrate('coordinate_speed_new', wait => true);   -- resumes: nothing to send
+               UPDATE coordinate_speed_new SET bearing = 0 WHERE id < 100;  SELECT pg2d1_sync('coordinate_speed_new', wait => true);
+               SELECT pg2d1_sync('coordinate_speed_new', follow => true);  SELECT * FROM pg2d1_sync_status;
   stop         ./demo.sh stop
 TXT

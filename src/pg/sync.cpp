@@ -17,6 +17,7 @@
 #include "rows.hpp"
 #include "spi_guarded.hpp"
 #include "txn.hpp"
+#include "core/async_sender.hpp"
 #include "core/batch_planner.hpp"
 #include "core/d1_schema.hpp"
 #include "core/error.hpp"
@@ -49,6 +50,7 @@ constexpr long kRoundChanges = 20000; // change rows read per round
 constexpr size_t kLookupKeys = 5000;  // keys looked up in PostgreSQL per query
 constexpr size_t kKeyPage = 10000;    // keys per page when reconciling
 constexpr double kBusySleepS = 1;     // a migration worker holds the table
+constexpr size_t kSenderQueue = 2;    // upsert requests waiting for the sender thread
 
 enum class Round { Applied, Empty, Busy };
 
@@ -61,9 +63,20 @@ class Sync {
 	bool claim();
 	void prepare();
 	Round round(int64_t up_to);
+	struct KeySql {
+		std::string unnest_args; // unnest($1::text[]), … — one text array per key column
+		std::string alias;       // pg2d1_k0, …
+		std::string match_u;     // pg2d1_t.a = pg2d1_u.pg2d1_k0::type AND …
+		std::string match_d;     // pg2d1_t.a = pg2d1_d.a AND …
+		std::string casts;       // pg2d1_u.pg2d1_k0::type AS a, …
+		std::string d1_exprs;    // each key column's select_expr (D1's form)
+	};
+	KeySql key_sql() const;
+	std::vector<SpiArg> key_args(const std::vector<Key> &keys, size_t from, size_t to) const;
 	void apply(const std::vector<Key> &keys, bool truncate, int64_t &upserts, int64_t &deletes);
-	void lookup(const std::vector<Key> &keys, BatchPlanner &planner, std::vector<Key> &gone_literals,
-	            int64_t &upserts);
+	std::vector<Key> gone_keys(const std::vector<Key> &keys);
+	int64_t upsert_present(const std::vector<Key> &keys);
+	void start_sender();
 	void reconcile();
 	void send(std::vector<Statement> statements);
 	bool lock_table();
@@ -76,7 +89,10 @@ class Sync {
 	JobParams p_;
 	Target target_;
 	SourceTable table_;
-	std::optional<D1Client> client_;
+	std::optional<D1Client> client_;        // bookkeeping, deletes and reconcile reads
+	std::optional<D1Client> sender_client_; // upserts, on the sender thread only
+	std::optional<AsyncSender> sender_;     // declared after its client: destroyed first
+	ClientStats sender_stats_;              // of sender clients already replaced
 	MemoryContext ctx_ = nullptr;
 	int64_t applied_ = 0; // D1 writes: upserts, deletes and truncates
 	int waits_ = 0;
@@ -96,11 +112,16 @@ void Sync::update_progress(bool force) {
 	last_progress_ = Clock::now();
 	JobProgress pr;
 	pr.rows_done = applied_;
+	ClientStats st = sender_stats_;
 	if (client_) {
-		pr.requests = static_cast<int64_t>(client_->stats().requests);
-		pr.retries = static_cast<int64_t>(client_->stats().retries);
-		pr.bytes_sent = static_cast<int64_t>(client_->stats().bytes_sent);
+		st += client_->stats();
 	}
+	if (sender_client_ && sender_) {
+		st += sender_client_->stats(); // read while the sender is idle (after drain)
+	}
+	pr.requests = static_cast<int64_t>(st.requests);
+	pr.retries = static_cast<int64_t>(st.retries);
+	pr.bytes_sent = static_cast<int64_t>(st.bytes_sent);
 	struct rusage ru;
 	pr.peak_rss_kb = getrusage(RUSAGE_SELF, &ru) == 0 ? static_cast<int64_t>(ru.ru_maxrss) : 0;
 	in_transaction([&] { pg2d1::update_progress(p_.job_id, pr); });
@@ -120,6 +141,9 @@ template <typename F> void Sync::with_d1_retry(F &&f) {
 			unlock_table();
 			report_activity("waiting for D1");
 			wait_for_d1(p_.job_id, waits_, e);
+			if (client_) {
+				sender_stats_ += client_->stats();
+			}
 			client_.emplace(target_.config, interrupt_requested);
 		}
 	}
@@ -230,49 +254,72 @@ void Sync::unlock_table() noexcept {
 	}
 }
 
-// Current rows of `keys`: present ones go to the planner as upserts, the D1 literals of the
-// others to `gone_literals`.
-void Sync::lookup(const std::vector<Key> &keys, BatchPlanner &planner, std::vector<Key> &gone_literals,
-                  int64_t &upserts) {
-	const size_t nk = table_.key_columns.size();
-	std::string unnest_args, alias, join, casts;
-	for (size_t k = 0; k < nk; k++) {
-		const SourceColumn &c = table_.columns[table_.key_columns[k]];
-		std::string u = "pg2d1_k" + std::to_string(k);
-		unnest_args += (k ? ", pg_catalog.unnest($" : "pg_catalog.unnest($") + std::to_string(k + 1) + "::pg_catalog.text[])";
-		alias += u + ", ";
-		join += std::string(k ? " AND " : "") + "pg2d1_t." + quote_ident(c.name) + " = pg2d1_u." + u +
-		        "::" + c.type_sql;
-		casts += std::string(k ? ", " : "") + "pg2d1_u." + u + "::" + c.type_sql + " AS " + quote_ident(c.name);
-	}
+// The D1 literals of the keys PostgreSQL no longer has (index probes only).
+std::vector<Key> Sync::gone_keys(const std::vector<Key> &keys) {
+	const KeySql k = key_sql();
+	std::vector<Key> out;
 	for (size_t from = 0; from < keys.size(); from += kLookupKeys) {
 		size_t to = std::min(keys.size(), from + kLookupKeys);
-		std::vector<SpiArg> args;
-		for (size_t k = 0; k < nk; k++) {
-			std::vector<std::string> col;
-			for (size_t i = from; i < to; i++) {
-				col.push_back(keys[i][k]);
-			}
-			args.push_back(text_array_arg(col));
+		std::vector<SpiArg> args = key_args(keys, from, to);
+		in_transaction([&] {
+			uint64 m = spi_exec("SELECT " + k.d1_exprs + " FROM (SELECT " + k.casts + " FROM ROWS FROM (" +
+			                        k.unnest_args + ") AS pg2d1_u(" + k.alias + ")) AS pg2d1_d WHERE NOT EXISTS (SELECT "
+			                        "FROM " + table_.qualified_name + " AS pg2d1_t WHERE " + k.match_d + ")",
+			                    args, true);
+			const size_t nk = table_.key_columns.size();
+			pg_call([&] {
+				TupleDesc desc = SPI_tuptable->tupdesc;
+				for (uint64 i = 0; i < m; i++) {
+					HeapTuple tup = SPI_tuptable->vals[i];
+					out.emplace_back();
+					for (size_t c = 0; c < nk; c++) {
+						bool isnull;
+						Datum d = SPI_getbinval(tup, desc, static_cast<int>(c) + 1, &isnull);
+						std::string lit;
+						append_d1_literal(lit, table_.columns[table_.key_columns[c]], d);
+						out.back().push_back(std::move(lit));
+					}
+				}
+			});
+		});
+	}
+	return out;
+}
+
+// The current rows of the keys still present, as upserts streamed to the sender thread
+// while the next keys are read.
+int64_t Sync::upsert_present(const std::vector<Key> &keys) {
+	UpsertTarget target{table_.def.name, {}, table_.def.primary_key};
+	for (auto &c : table_.columns) {
+		target.columns.push_back(c.name);
+	}
+	BatchPlanner planner(target, limits_from_gucs(static_cast<size_t>(p_.batch_size)));
+	const size_t max_tuple = planner.max_tuple_bytes();
+	const KeySql k = key_sql();
+	int64_t upserts = 0;
+	EncodedRow row;
+	start_sender();
+	auto submit_ready = [&] {
+		while (planner.has_request()) {
+			Request req = planner.pop_request();
+			size_t n = req.rows;
+			sender_->submit(std::move(req).to_statements(), n);
 		}
-		std::vector<bool> present(to - from, false);
-		const size_t max_tuple = planner.max_tuple_bytes();
-		EncodedRow row;
+	};
+	for (size_t from = 0; from < keys.size(); from += kLookupKeys) {
+		size_t to = std::min(keys.size(), from + kLookupKeys);
+		std::vector<SpiArg> args = key_args(keys, from, to);
 		in_transaction([&] {
 			// The table as alias pg2d1_t: select_list() names its columns unqualified.
-			std::string sql = "SELECT " + table_.select_list() + ", pg2d1_u.pg2d1_n FROM ROWS FROM (" +
-			                  unnest_args + ") WITH ORDINALITY AS pg2d1_u(" + alias + "pg2d1_n) JOIN " +
-			                  table_.qualified_name + " AS pg2d1_t ON " + join;
-			uint64 n = spi_exec(sql, args, true);
+			uint64 n = spi_exec("SELECT " + table_.select_list() + " FROM ROWS FROM (" + k.unnest_args +
+			                        ") AS pg2d1_u(" + k.alias + ") JOIN " + table_.qualified_name + " AS pg2d1_t ON " +
+			                        k.match_u,
+			                    args, true);
 			pg_call([&] {
 				MemoryContext old = MemoryContextSwitchTo(ctx_);
 				TupleDesc desc = SPI_tuptable->tupdesc;
 				for (uint64 i = 0; i < n; i++) {
-					HeapTuple tup = SPI_tuptable->vals[i];
-					bool isnull;
-					int64 ord = DatumGetInt64(SPI_getbinval(tup, desc, desc->natts, &isnull));
-					present[static_cast<size_t>(ord - 1)] = true;
-					encode_row(table_, tup, desc, max_tuple, row);
+					encode_row(table_, SPI_tuptable->vals[i], desc, max_tuple, row);
 					if (row.params.empty()) {
 						planner.add_row(row.tuple);
 					} else {
@@ -283,45 +330,55 @@ void Sync::lookup(const std::vector<Key> &keys, BatchPlanner &planner, std::vect
 				MemoryContextReset(ctx_);
 			});
 			upserts += static_cast<int64_t>(n);
-			// The keys gone: their D1 form, from the key values cast back to their types.
-			std::vector<SpiArg> gone_args;
-			size_t gone = 0;
-			for (size_t k = 0; k < nk; k++) {
-				std::vector<std::string> col;
-				for (size_t i = from; i < to; i++) {
-					if (!present[i - from]) {
-						col.push_back(keys[i][k]);
-					}
-				}
-				gone = col.size();
-				gone_args.push_back(text_array_arg(col));
-			}
-			if (gone == 0) {
-				return;
-			}
-			std::string exprs;
-			for (size_t k = 0; k < nk; k++) {
-				exprs += std::string(k ? ", " : "") + table_.columns[table_.key_columns[k]].select_expr;
-			}
-			uint64 m = spi_exec("SELECT " + exprs + " FROM (SELECT " + casts + " FROM ROWS FROM (" +
-			                        unnest_args + ") AS pg2d1_u(" + alias.substr(0, alias.size() - 2) + ")) AS pg2d1_d",
-			                    gone_args, true);
-			pg_call([&] {
-				TupleDesc desc = SPI_tuptable->tupdesc;
-				for (uint64 i = 0; i < m; i++) {
-					HeapTuple tup = SPI_tuptable->vals[i];
-					gone_literals.emplace_back();
-					for (size_t k = 0; k < nk; k++) {
-						bool isnull;
-						Datum d = SPI_getbinval(tup, desc, static_cast<int>(k) + 1, &isnull);
-						std::string lit;
-						append_d1_literal(lit, table_.columns[table_.key_columns[k]], d);
-						gone_literals.back().push_back(std::move(lit));
-					}
-				}
-			});
 		});
+		submit_ready();
+		check_for_interrupts();
 	}
+	planner.finish();
+	submit_ready();
+	sender_->drain(); // D1 acknowledged every upsert of the round
+	return upserts;
+}
+
+Sync::KeySql Sync::key_sql() const {
+	KeySql k;
+	for (size_t i = 0; i < table_.key_columns.size(); i++) {
+		const SourceColumn &c = table_.columns[table_.key_columns[i]];
+		std::string u = "pg2d1_k" + std::to_string(i);
+		std::string cast = "pg2d1_u." + u + "::" + c.type_sql;
+		k.unnest_args += std::string(i ? ", " : "") + "pg_catalog.unnest($" + std::to_string(i + 1) + "::pg_catalog.text[])";
+		k.alias += std::string(i ? ", " : "") + u;
+		k.match_u += std::string(i ? " AND " : "") + "pg2d1_t." + quote_ident(c.name) + " = " + cast;
+		k.match_d += std::string(i ? " AND " : "") + "pg2d1_t." + quote_ident(c.name) + " = pg2d1_d." + quote_ident(c.name);
+		k.casts += std::string(i ? ", " : "") + cast + " AS " + quote_ident(c.name);
+		k.d1_exprs += std::string(i ? ", " : "") + c.select_expr;
+	}
+	return k;
+}
+
+std::vector<SpiArg> Sync::key_args(const std::vector<Key> &keys, size_t from, size_t to) const {
+	std::vector<SpiArg> args;
+	for (size_t c = 0; c < table_.key_columns.size(); c++) {
+		std::vector<std::string> col;
+		col.reserve(to - from);
+		for (size_t i = from; i < to; i++) {
+			col.push_back(keys[i][c]);
+		}
+		args.push_back(text_array_arg(col));
+	}
+	return args;
+}
+
+void Sync::start_sender() {
+	if (sender_client_) {
+		sender_stats_ += sender_client_->stats();
+	}
+	sender_.reset(); // joins the thread before its client goes
+	sender_client_.reset();
+	sender_.emplace([this](std::vector<Statement> &&statements) { sender_client_->batch(statements); }, kSenderQueue,
+	                [] { return interrupt_requested(); });
+	auto token = sender_->stop_token();
+	sender_client_.emplace(target_.config, [token] { return interrupt_requested() || token->load(); });
 }
 
 void Sync::send(std::vector<Statement> statements) {
@@ -335,14 +392,7 @@ void Sync::send(std::vector<Statement> statements) {
 // Deletes first (a key that moved frees its old key before the new one is written), then
 // the upserts of the keys' current rows.
 void Sync::apply(const std::vector<Key> &keys, bool truncate, int64_t &upserts, int64_t &deletes) {
-	UpsertTarget target{table_.def.name, {}, table_.def.primary_key};
-	for (auto &c : table_.columns) {
-		target.columns.push_back(c.name);
-	}
-	BatchPlanner planner(target, limits_from_gucs(static_cast<size_t>(p_.batch_size)));
-	std::vector<Key> gone;
-	lookup(keys, planner, gone, upserts);
-	planner.finish();
+	std::vector<Key> gone = truncate ? std::vector<Key>{} : gone_keys(keys);
 	deletes += static_cast<int64_t>(gone.size());
 	std::vector<Statement> first;
 	if (truncate) {
@@ -357,11 +407,7 @@ void Sync::apply(const std::vector<Key> &keys, bool truncate, int64_t &upserts, 
 		first.push_back({std::move(s), {}});
 	}
 	send(std::move(first));
-	while (planner.has_request()) {
-		std::vector<Statement> stmts = planner.pop_request().to_statements();
-		client_->batch(stmts);
-		check_for_interrupts();
-	}
+	upserts += upsert_present(keys);
 }
 
 Round Sync::round(int64_t up_to) {
@@ -587,7 +633,12 @@ void Sync::run() {
 
 void run_sync_job(const JobParams &params) {
 	apply_settings(params);
-	pg_call([] { set_fixed_output_settings(GUC_ACTION_SET); });
+	pg_call([] {
+		set_fixed_output_settings(GUC_ACTION_SET);
+		// Key lookups of a few thousand keys: parallel workers cost more than they bring.
+		(void)set_config_option("max_parallel_workers_per_gather", "0", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET,
+		                        true, 0, false);
+	});
 	Sync s(params);
 	try {
 		s.run();
