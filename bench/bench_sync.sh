@@ -17,7 +17,8 @@
 # The cluster runs with fsync = off and synchronous_commit = off (test/lib/common.sh): the
 # TPS figures are of the CPU path, not of a durable commit (which would hide the overhead).
 # Usage: bench/bench_sync.sh   (settings by environment: RUN_SECS PAIRS SCALE ROWS UPDATES
-#        DELETES INSERTS LAG_RATE LAG_SECS CLIENTS)
+#        DELETES INSERTS LAG_RATE LAG_SECS CLIENTS; SKIP_OVERHEAD=1 skips part 1)
+# Exits 1 when pg2d1 misbehaved (listed under PROBLEMS), not when a target is missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_SECS=${RUN_SECS:-15}   # each pgbench run of part 1
@@ -115,10 +116,14 @@ PY
 }
 CHANGE_BYTES=()
 echo "1. capture overhead: pgbench -n -c $CLIENTS -j 2, $PAIRS × $RUN_SECS s with and without capture, alternating (scale $SCALE)"
-workload tpcb-like 1 pgbench_accounts; SUMMARY+=("$RESULT")
-workload "tpcb-like 3 tables" 3 "pgbench_accounts pgbench_tellers pgbench_branches"; SUMMARY+=("$RESULT")
-workload update-only 1 pgbench_accounts -f "$WORK/update_only.sql"; SUMMARY+=("$RESULT")
-for line in "${CHANGE_BYTES[@]}"; do say "pg2d1.changes size, $line"; done
+if [ "${SKIP_OVERHEAD:-0}" = 1 ]; then
+  echo "   skipped (SKIP_OVERHEAD=1)"
+else
+  workload tpcb-like 1 pgbench_accounts; SUMMARY+=("$RESULT")
+  workload "tpcb-like 3 tables" 3 "pgbench_accounts pgbench_tellers pgbench_branches"; SUMMARY+=("$RESULT")
+  workload update-only 1 pgbench_accounts -f "$WORK/update_only.sql"; SUMMARY+=("$RESULT")
+  for line in "${CHANGE_BYTES[@]}"; do say "pg2d1.changes size, $line"; done
+fi
 
 # ---- 2. sync throughput ----------------------------------------------------------------------
 WRITES=$((UPDATES + DELETES + INSERTS))
@@ -149,13 +154,15 @@ q "VACUUM t" >/dev/null; q "CHECKPOINT" >/dev/null
 # Capture from before the copy: D1 then holds nothing older than the capture, so the sync
 # applies the changes only (enabling after the copy makes the first sync reconcile: part 4).
 q "SELECT pg2d1_enable_sync('t')" >/dev/null
-job_figures() { # JOB → "rows_done requests seconds status"
-  q "SELECT rows_done, requests, round(extract(epoch FROM finished_at - started_at)::numeric, 3), status
-     FROM pg2d1.jobs WHERE job_id = $1" | tr '|' ' '
+job_figures() { # JOB[,JOB…] → "rows_done requests seconds status-of-the-last"
+  q "SELECT sum(rows_done), sum(requests), round(sum(extract(epoch FROM finished_at - started_at))::numeric, 3),
+            (array_agg(status ORDER BY job_id DESC))[1]
+     FROM pg2d1.jobs WHERE job_id IN ($1)" | tr '|' ' '
 }
-rate_line() { # LABEL JOB ROWS_WORD → prints one line, sets RATE
+rate_line() { # LABEL JOB[,JOB…] ROWS_WORD [ROWS] → prints one line, sets RATE (ROWS: instead of rows_done)
   local label=$1 job=$2 word=$3 rows req secs status
   read -r rows req secs status < <(job_figures "$job")
+  rows=${4:-$rows}
   [ "$status" = completed ] || fail "$label: job $job is $status"
   RATE=$(python3 -c "print(round($rows / max($secs, 0.001)))")
   RESULT=$(printf '%s: %s %s in %s s = %s %s/s, %s requests (%s per request)' "$label" \
@@ -163,6 +170,22 @@ rate_line() { # LABEL JOB ROWS_WORD → prints one line, sets RATE
     "$req" "$(python3 -c "print(round($rows / max($req, 1)))")")
   echo "$RESULT"
 }
+# sync_wait → the job id(s) of pg2d1_sync('t', wait => true). A failure is a problem of pg2d1,
+# reported as such; the bench then finishes the sync with smaller D1 statements (the one
+# setting known to get past D1's SQLITE_NOMEM on long IN lists), so the figures still come.
+SYNC_NOTE=""
+sync_wait() {
+  local out j1 j2
+  if out=$(q "SELECT pg2d1_sync('t', wait => true)" 2>&1); then SYNC_JOBS=$out; SYNC_NOTE=""; return; fi
+  j1=$(q "SELECT max(job_id) FROM pg2d1.jobs WHERE kind = 'sync'")
+  fail "pg2d1_sync('t', wait => true) failed (job $j1, $(q "SELECT rows_done FROM pg2d1.jobs WHERE job_id = $j1") writes done): $(tr '\n' ' ' <<<"$out")"
+  echo "   … finishing the sync with SET pg2d1.max_statement_bytes = 30000 (a workaround: see PROBLEMS at the end)"
+  j2=$(psql -X -A -t -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "SET pg2d1.max_statement_bytes = 30000" \
+         -c "SELECT pg2d1_sync('t', wait => true)" | tail -n1)
+  SYNC_JOBS="$j1,$j2"
+  SYNC_NOTE=" [WORKAROUND: job $j1 failed, job $j2 finished with pg2d1.max_statement_bytes = 30000; time of both]"
+}
+sync_counts() { q "SELECT upserts, deletes, changes_pending FROM pg2d1_sync_status WHERE table_name = 't'::regclass" | tr '|' ' '; }
 job=$(q "SELECT pg2d1_migrate('t', wait => true)")
 rate_line "copy of t (pg2d1_migrate)" "$job" rows; SUMMARY+=("$RESULT")
 job=$(q "SELECT pg2d1_migrate('t_base', wait => true)")
@@ -175,10 +198,13 @@ for what, n, a, b in (('UPDATE', $UPDATES, $u0, $u1), ('DELETE', $DELETES, $d0, 
 echo "$RESULT"; SUMMARY+=("$RESULT")
 pending=$(q "SELECT changes_pending FROM pg2d1_sync_status WHERE table_name = 't'::regclass")
 [ "$pending" = "$WRITES" ] || fail "pg2d1_sync_status shows $pending changes pending, expected $WRITES"
-job=$(q "SELECT pg2d1_sync('t', wait => true)")
-rate_line "sync of the changes" "$job" "D1 writes"; SYNC_RATE=$RATE
-[ "$(job_figures "$job" | cut -d' ' -f1)" = "$WRITES" ] || fail "sync job $job did $(job_figures "$job" | cut -d' ' -f1) D1 writes, expected $WRITES"
-read -r ups dels pend < <(q "SELECT upserts, deletes, changes_pending FROM pg2d1_sync_status WHERE table_name = 't'::regclass" | tr '|' ' ')
+sync_wait
+read -r ups dels pend < <(sync_counts)
+# D1 writes: pg2d1_sync_status's counters, exact per applied round (rows_done of a failed
+# job is its last progress report).
+rate_line "sync of the changes$SYNC_NOTE" "$SYNC_JOBS" "D1 writes" $((ups + dels)); SYNC_RATE=$RATE
+[ -n "$SYNC_NOTE" ] || [ "$(job_figures "$SYNC_JOBS" | cut -d' ' -f1)" = "$WRITES" ] \
+  || fail "sync job $SYNC_JOBS did $(job_figures "$SYNC_JOBS" | cut -d' ' -f1) D1 writes, expected $WRITES"
 [ "$ups $dels $pend" = "$((UPDATES + INSERTS)) $DELETES 0" ] \
   || fail "pg2d1_sync_status after the sync: upserts $ups deletes $dels pending $pend, expected $((UPDATES + INSERTS)) $DELETES 0"
 SUMMARY+=("$RESULT ($ups upserts, $dels deletes)")
@@ -246,8 +272,8 @@ q "SELECT pg2d1_disable_sync('t')" >/dev/null
 q "SELECT pg2d1_enable_sync('t')" >/dev/null
 [ "$(q "SELECT reconcile_pending FROM pg2d1_sync_status WHERE table_name = 't'::regclass")" = t ] \
   || fail "pg2d1_enable_sync after a copy did not set reconcile_pending"
-job=$(q "SELECT pg2d1_sync('t', wait => true)")
-rate_line "reconcile of t ($(q "SELECT count(*) FROM t") rows)" "$job" "D1 writes"; SUMMARY+=("$RESULT")
+sync_wait
+rate_line "reconcile of t ($(q "SELECT count(*) FROM t") rows)$SYNC_NOTE" "$SYNC_JOBS" "D1 writes"; SUMMARY+=("$RESULT")
 if out=$(python3 test/integration/compare.py t "$D1_SQLITE"); then SUMMARY+=("D1 = PostgreSQL after the reconcile: $out")
 else fail "D1 differs from PostgreSQL after the reconcile: $out"; fi
 echo "$out"

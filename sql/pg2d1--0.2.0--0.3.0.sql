@@ -169,6 +169,13 @@ CREATE OR REPLACE VIEW pg2d1_progress WITH (security_invoker = true) AS
            j.verified, j.verify_summary, j.next_attempt_at, j.attempts, j.kind, j.follow
     FROM pg2d1.jobs j;
 
+-- Secondary and UNIQUE indexes: by default created at once only for a D1 table that already
+-- has rows; for an empty one pg2d1_migrate builds them right after the first load.
+CREATE OR REPLACE FUNCTION pg2d1_setup_schema(tables regclass[], target text DEFAULT NULL,
+                                              create_indexes boolean DEFAULT NULL)
+    RETURNS TABLE (table_name text, statement text)
+    AS 'MODULE_PATHNAME', 'pg2d1_setup_schema' LANGUAGE C;
+
 -- Owned like the rest of pg2d1, whoever runs the update: pg2d1's C code writes as the owner
 -- of pg2d1.jobs, and the status view reads the captured changes with its owner's rights.
 DO $$

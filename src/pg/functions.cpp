@@ -219,8 +219,14 @@ PG2D1_FUNCTION(pg2d1_ddl) {
 PG2D1_FUNCTION(pg2d1_setup_schema) {
 	std::vector<Oid> relids = regclass_array_arg(fcinfo, 0);
 	Target target = resolve_target(text_arg(fcinfo, 1));
-	bool create_indexes = true;
-	pg_call([&] { create_indexes = PG_NARGS() < 3 || PG_ARGISNULL(2) || PG_GETARG_BOOL(2); });
+	// NULL (the default): indexes at once only for a table D1 already holds rows of; an empty
+	// table gets them from pg2d1_migrate right after its first load (4–5× faster).
+	std::optional<bool> create_indexes;
+	pg_call([&] {
+		if (PG_NARGS() >= 3 && !PG_ARGISNULL(2)) {
+			create_indexes = PG_GETARG_BOOL(2);
+		}
+	});
 	ResultSet rs(fcinfo);
 	std::vector<Statement> stmts;
 	std::vector<std::pair<std::string, std::string>> rows;
@@ -243,9 +249,17 @@ PG2D1_FUNCTION(pg2d1_setup_schema) {
 		for (auto &w : ddl.warnings) {
 			notice(t.display_name + ": " + w);
 		}
+		bool indexes_now = create_indexes.value_or(false);
+		if (!create_indexes && ddl.statements.size() > 1 &&
+		    std::find(options.migrated_tables.begin(), options.migrated_tables.end() - relids.size(), t.def.name) !=
+		        options.migrated_tables.end() - relids.size()) {
+			StatementResult r = client.raw({"SELECT EXISTS (SELECT 1 FROM " + quote_ident(t.def.name) + ")", {}});
+			indexes_now = !r.rows.empty() && !r.rows[0].empty() && r.rows[0][0] && *r.rows[0][0] == "1";
+		}
 		for (size_t i = 0; i < ddl.statements.size(); i++) {
-			if (i > 0 && !create_indexes) {
-				break;
+			if (i > 0 && !indexes_now) {
+				rows.push_back({t.def.name, "-- after the first load, by pg2d1_migrate: " + ddl.statements[i]});
+				continue;
 			}
 			stmts.push_back({ddl.statements[i], {}});
 			rows.push_back({t.def.name, ddl.statements[i]});

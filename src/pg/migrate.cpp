@@ -140,6 +140,7 @@ class Migration {
 	std::string range_display(const CheckpointRow &cp) const;
 	std::string key_text(const Key &k) const;
 	void verify();
+	void report_duplicates(const Error &e);
 
 	JobParams p_;
 	std::optional<D1Client> client_;        // bookkeeping requests, on this thread
@@ -790,7 +791,11 @@ void Migration::run() {
 				client_->batch(idx);
 				break;
 			} catch (const Error &e) {
-				if (interrupt_requested() || !e.retryable()) {
+				if (interrupt_requested()) {
+					throw;
+				}
+				if (!e.retryable()) {
+					report_duplicates(e);
 					throw;
 				}
 				wait_out(e);
@@ -803,6 +808,52 @@ void Migration::run() {
 	}
 	in_transaction([&] { (void)finish_job(p_.job_id, rows_done_); }); // no-op when cancelled meanwhile
 	report_activity("completed");
+}
+
+// A UNIQUE index D1 could not build: names the duplicate keys (the first five of each such
+// index) instead of SQLite's bare "UNIQUE constraint failed".
+void Migration::report_duplicates(const Error &e) {
+	std::string found;
+	for (auto &ix : table_.def.indexes) {
+		if (!ix.unique || ix.columns.empty()) {
+			continue;
+		}
+		std::string cols;
+		for (auto &c : ix.columns) {
+			cols += (cols.empty() ? "" : ", ") + quote_ident(c);
+		}
+		StatementResult r;
+		try {
+			r = client_->raw({"SELECT " + cols + ", count(*) FROM " + quote_ident(table_.def.name) + " WHERE " +
+			                      [&] {
+				                      std::string w;
+				                      for (auto &c : ix.columns) {
+					                      w += (w.empty() ? "" : " AND ") + quote_ident(c) + " IS NOT NULL";
+				                      }
+				                      return w;
+			                      }() +
+			                      " GROUP BY " + cols + " HAVING count(*) > 1 LIMIT 5",
+			                  {}});
+		} catch (const std::exception &) {
+			continue;
+		}
+		for (auto &row : r.rows) {
+			std::string v;
+			for (size_t i = 0; i + 1 < row.size(); i++) {
+				v += (v.empty() ? "" : ", ") + (row[i] ? *row[i] : std::string("NULL"));
+			}
+			found += (found.empty() ? "" : "; ") + ix.name + " (" + cols + ") = (" + v + ") " +
+			         (row.back() ? *row.back() : std::string("?")) + " times";
+		}
+	}
+	if (found.empty()) {
+		return;
+	}
+	throw Error("23505",
+	            "D1 cannot build the unique indexes of \"" + table_.display_name + "\" after the load: duplicate values",
+	            found + ". D1 said: " + e.what() + (e.detail().empty() ? "" : " " + e.detail()),
+	            "Remove the duplicates in PostgreSQL (or drop the UNIQUE index there) and run pg2d1_migrate again; "
+	            "the rows are in D1, only the index is missing.");
 }
 
 // Reads both sides back (verify.hpp), committing between ranges, and records the verdict; a

@@ -114,5 +114,23 @@ q "SELECT pg2d1_query('DELETE FROM coordinate_speed_new WHERE id = 999999999')" 
 check_eq "pg2d1_query returns D1's result as jsonb" "100010" \
   q "SELECT pg2d1_query('SELECT count(*) AS n FROM coordinate_speed_new')->0->'results'->0->>'n'"
 
+# Indexes after the load by default: setup_schema defers an empty table's UNIQUE index to the
+# job; a duplicate D1 still holds (a row deleted in PostgreSQL, its value reused) is named.
+q "CREATE TABLE uq (id int PRIMARY KEY, email text NOT NULL UNIQUE);
+   INSERT INTO uq SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 2000) g" >/dev/null
+check_eq "setup_schema (create_indexes by default) defers an empty D1 table's unique index to the job" "1" \
+  q "SELECT count(*) FROM pg2d1_setup_schema(ARRAY['uq']::regclass[]) WHERE statement LIKE '-- after the first load%UNIQUE INDEX%'"
+check_eq "…D1 has the table and no index yet" "0" \
+  d1_sqlite "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'uq' AND sql IS NOT NULL"
+q "SELECT pg2d1_migrate('uq', wait => true)" >/dev/null 2>&1
+check_eq "…the job builds it right after the load" "1" \
+  d1_sqlite "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'uq' AND sql LIKE 'CREATE UNIQUE INDEX%'"
+q "SELECT pg2d1_query('DROP INDEX IF EXISTS uq_email_key')" >/dev/null
+q "DELETE FROM uq WHERE id = 7; UPDATE uq SET email = 'user7@example.com' WHERE id = 1500" >/dev/null
+out=$(psql -X -c "SELECT pg2d1_migrate('uq', resume => false, wait => true)" 2>&1)
+check "a duplicate D1 still holds fails the index build with SQLSTATE 23505 naming index, value and count" \
+  bash -c 'grep -q "duplicate values" <<<"$1" && grep -q "uq_email_key (\"email\") = (user7@example.com) 2 times" <<<"$1"' _ "$out"
+echo "$out" | grep -E "ERROR|DETAIL|HINT" | cut -c1-200 | sed 's/^/       /'
+
 report_checks integration
 [ "$CHECKS_FAILED" -eq 0 ]

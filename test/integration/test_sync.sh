@@ -25,6 +25,8 @@ setup_pg2d1_server >/dev/null
 _CLEANUPS+=("psql -X -q -d postgres -c 'ALTER SYSTEM RESET pg2d1.max_retries' -c 'SELECT pg_reload_conf()' >/dev/null 2>&1")
 
 q() { PGOPTIONS='-c client_min_messages=warning' psql -X -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+# q_small SQL — q with small D1 requests (about 1,600 rows of big each), so that a sync takes a while
+q_small() { PGOPTIONS='-c client_min_messages=warning -c pg2d1.max_request_bytes=100000' psql -X -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 compare() { python3 "$REPO_ROOT/test/integration/compare.py" "$1" "$D1_SQLITE" "${@:2}"; }
 verify() { q "SELECT bool_and(ok) FROM pg2d1_verify('$1')"; }
 # equal TABLE LABEL [compare args] — two checks: compare.py and pg2d1_verify
@@ -50,6 +52,7 @@ wait_done() {
   for ((i = 0; i < limit * 5; i++)); do
     st=$(job_status "$job")
     case $st in completed | failed | cancelled | paused) echo "$st"; return 0 ;; esac
+    [ -z "$st" ] && [ "$i" -ge 10 ] && { echo "no job ${job:-?}"; return 1; }
     sleep 0.2
   done
   echo "${st:-no such job} (still, after ${limit}s)"
@@ -66,12 +69,28 @@ wait_pending_below() {
   echo "changes_pending of $1 still ${p:-?} after $3 s"
   return 1
 }
-# pgbench with the workload script (sync_workload.sql): pgbench_start LOG SECONDS RATE
+# pgbench_start TAG SECONDS — two pgbench runs at once: sync_workload.sql on wl (3 clients,
+# 120 transactions/s) and sync_workload2.sql on wl2 (1 client, 40/s); pids PGB1 and PGB2.
 pgbench_start() {
-  "$PG_BIN/pgbench" -n -f "$REPO_ROOT/test/integration/sync_workload.sql" -c 4 -j 2 -T "$2" -R "$3" --max-tries=10 \
-    -D maxkey=30000 -D maxseq=5000 >"$1" 2>&1 &
-  PGB=$!
-  _CLEANUPS+=("kill $PGB 2>/dev/null")
+  "$PG_BIN/pgbench" -n -f "$REPO_ROOT/test/integration/sync_workload.sql" -c 3 -j 1 -T "$2" -R 120 --max-tries=10 \
+    -D maxkey=30000 >"$WORK/pgbench-$1-wl.log" 2>&1 &
+  PGB1=$!
+  "$PG_BIN/pgbench" -n -f "$REPO_ROOT/test/integration/sync_workload2.sql" -c 1 -j 1 -T "$2" -R 40 --max-tries=10 \
+    -D maxseq=5000 >"$WORK/pgbench-$1-wl2.log" 2>&1 &
+  PGB2=$!
+  _CLEANUPS+=("kill $PGB1 $PGB2 2>/dev/null")
+}
+pgbench_running() { kill -0 "$PGB1" 2>/dev/null || kill -0 "$PGB2" 2>/dev/null; }
+# pgbench_end TAG — waits for both, checks their exit status, notes their summaries
+pgbench_end() {
+  local rc1 rc2 t
+  wait "$PGB1"; rc1=$?
+  wait "$PGB2"; rc2=$?
+  for t in wl wl2; do note "pgbench on $t: $(pgbench_summary "$WORK/pgbench-$1-$t.log")"; done
+  check_eq "pgbench on wl ran without error" 0 echo "$rc1"
+  [ "$rc1" = 0 ] || grep -m 3 -E 'error|ERROR' "$WORK/pgbench-$1-wl.log" | sed 's/^/       /'
+  check_eq "pgbench on wl2 (text + int key) ran without error" 0 echo "$rc2"
+  [ "$rc2" = 0 ] || grep -m 3 -E 'error|ERROR' "$WORK/pgbench-$1-wl2.log" | sed 's/^/       /'
 }
 pgbench_summary() { grep -E 'number of (transactions actually processed|failed transactions)|^tps' "$1" | tr '\n' ';' | sed 's/;$//'; }
 
@@ -125,13 +144,10 @@ SQL
   q "SELECT cron.schedule('pg2d1-sync-wl', '* * * * *', \$\$SELECT pg2d1_sync('wl')\$\$)" >/dev/null
   q "SELECT cron.schedule('pg2d1-sync-wl2', '* * * * *', \$\$SELECT pg2d1_sync('wl2')\$\$)" >/dev/null
   t_start=$(q "SELECT now()")
-  pgbench_start "$WORK/pgbench1.log" 65 150
-  note "pgbench: 4 clients, 150 transactions/s for 65 s; pg_cron runs pg2d1_sync('wl') and ('wl2') every minute"
-  while kill -0 "$PGB" 2>/dev/null; do sleep 1; done
-  wait "$PGB"; rc=$?
-  note "pgbench ended ($rc): $(pgbench_summary "$WORK/pgbench1.log")"
-  check_eq "pgbench ran without error" 0 echo "$rc"
-  [ "$rc" = 0 ] || tail -n 20 "$WORK/pgbench1.log"
+  pgbench_start 1 65
+  note "pgbench: 160 transactions/s for 65 s; pg_cron runs pg2d1_sync('wl') and ('wl2') every minute"
+  while pgbench_running; do sleep 1; done
+  pgbench_end 1
   q "SELECT cron.unschedule('pg2d1-sync-wl'); SELECT cron.unschedule('pg2d1-sync-wl2')" >/dev/null
   check_eq "pg_cron's runs of pg2d1_sync succeeded (at least one per table)" "t" \
     q "SELECT count(*) FILTER (WHERE r.status = 'succeeded') >= 2 AND count(*) FILTER (WHERE r.status <> 'succeeded') = 0
@@ -169,9 +185,9 @@ scenario2() {
     wait_sql "SELECT count(*) FROM pg2d1.jobs j WHERE job_id IN (${j1:-0}, ${j2:-0}) AND status = 'running' AND follow AND kind = 'sync'
                 AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'pg2d1 job ' || j.job_id)" 2 30
   check_eq "a second pg2d1_sync(follow => true) returns the running job" "${j1:-0}" q "SELECT pg2d1_sync('wl', follow => true)"
-  pgbench_start "$WORK/pgbench2.log" 30 150
+  pgbench_start 2 30
   max_lag=0 samples=0 not_running=0
-  while kill -0 "$PGB" 2>/dev/null; do
+  while pgbench_running; do
     s=$(q "SELECT coalesce(max(lag_seconds), 0) || '|' || count(*) FILTER (WHERE job_status = 'running' AND follow)
              FROM pg2d1_sync_status WHERE table_name IN ('wl'::regclass, 'wl2'::regclass)")
     lag=${s%%|*}; run=${s##*|}
@@ -180,9 +196,8 @@ scenario2() {
     python3 -c "import sys; sys.exit(0 if float('${lag:-999}') > float('$max_lag') else 1)" && max_lag=$lag
     sleep 1
   done
-  wait "$PGB"; rc=$?
-  note "pgbench ended ($rc): $(pgbench_summary "$WORK/pgbench2.log"); $samples samples, largest lag_seconds $max_lag"
-  check_eq "pgbench ran without error" 0 echo "$rc"
+  pgbench_end 2
+  note "$samples samples of pg2d1_sync_status, largest lag_seconds $max_lag"
   check_eq "both follow jobs ran throughout the workload" 0 echo "$not_running"
   check "lag_seconds stayed small while the workload ran (largest: $max_lag s, limit 5 s)" \
     python3 -c "import sys; sys.exit(0 if float('$max_lag') < 5 else 1)"
@@ -238,8 +253,7 @@ SQL
   check_eq "UPDATE of 200,000 rows: 200,000 changes pending" 200000 pending big
   up0=$(q "SELECT upserts FROM pg2d1.sync_tables WHERE relid = 'big'::regclass")
   d1_settings '{"latency_ms":40}'
-  # Small requests (about 1,600 rows each), so the job takes a while.
-  job=$(q "SET pg2d1.max_request_bytes = 100000; SELECT pg2d1_sync('big')")
+  job=$(q_small "SELECT pg2d1_sync('big')")
   note "sync job $job started"
   kills=0
   for below in 180000 110000; do
@@ -264,7 +278,7 @@ SQL
   # wait => true while another sync job of the table runs must also apply what was committed before the call.
   q "UPDATE big SET v = v + 1 WHERE id <= 60000" >/dev/null
   d1_settings '{"latency_ms":40}'
-  job=$(q "SET pg2d1.max_request_bytes = 100000; SELECT pg2d1_sync('big')")
+  job=$(q_small "SELECT pg2d1_sync('big')")
   wait_sql "SELECT phase = 'applying changes' FROM pg2d1.jobs WHERE job_id = ${job:-0}" t 30 >/dev/null
   q "UPDATE big SET t = 'committed before the wait' WHERE id = 200000" >/dev/null
   out=$(psql -X -A -t -c "SELECT pg2d1_sync('big', wait => true)" 2>&1)
@@ -289,7 +303,7 @@ scenario4() {
   q "UPDATE big SET v = v - 1, t = 'outage ' || id WHERE id % 2 = 0" >/dev/null
   check_eq "100,000 changes pending" 100000 pending big
   d1_settings '{"latency_ms":40}'
-  job=$(q "SET pg2d1.max_request_bytes = 100000; SELECT pg2d1_sync('big')")
+  job=$(q_small "SELECT pg2d1_sync('big')")
   check "the sync applies a first round" wait_pending_below big 100000 60
   d1_stop
   t_down=$(date +%s)
