@@ -953,7 +953,8 @@ PG2D1_FUNCTION(pg2d1_enable_sync) {
 	run_as_caller(ddl);
 	std::string msg = tbl + ": changes are captured from now on (key: " + t.key_list() + ")";
 	if (reconcile) {
-		msg += "; D1 may hold rows copied before, so the first pg2d1_sync compares every key of both sides first";
+		msg += "; D1 may hold rows copied before, so the first pg2d1_sync compares every row with D1 first (reads "
+		       "only) and writes what differs";
 	}
 	text *result = pg_call([&] { return cstring_to_text(msg.c_str()); });
 	PG_RETURN_TEXT_P(result);

@@ -17,6 +17,7 @@
 #include "rows.hpp"
 #include "spi_guarded.hpp"
 #include "txn.hpp"
+#include "verify.hpp"
 #include "core/async_sender.hpp"
 #include "core/batch_planner.hpp"
 #include "core/d1_schema.hpp"
@@ -39,6 +40,7 @@ extern "C" {
 
 #include <algorithm>
 #include <chrono>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace pg2d1 {
@@ -48,7 +50,9 @@ using Clock = std::chrono::steady_clock;
 using Key = std::vector<std::string>;
 constexpr long kRoundChanges = 20000; // change rows read per round
 constexpr size_t kLookupKeys = 5000;  // keys looked up in PostgreSQL per query
-constexpr size_t kKeyPage = 10000;    // keys per page when reconciling
+constexpr size_t kKeyPage = 10000;    // D1 keys per page when reconciling
+constexpr long kComparePage = 5000;   // PostgreSQL rows compared with D1 per request
+constexpr size_t kCompareStatementBytes = 90000; // under D1's 100 KB statement limit
 constexpr double kBusySleepS = 1;     // a migration worker holds the table
 constexpr size_t kSenderQueue = 2;    // upsert requests waiting for the sender thread
 
@@ -473,16 +477,37 @@ Round Sync::round(int64_t up_to) {
 }
 
 // D1 may hold rows that changed before capture began (sync enabled during or after a copy,
-// or restored): every key of either side is logged as a change, so the rounds that follow
-// write each key's current row and delete the keys PostgreSQL no longer has.
+// re-enabled, or restored): every row of both sides is compared in verify's canonical form
+// (D1 is only read), and the keys that differ — rows missing or different in D1, rows D1
+// has and PostgreSQL has not — are logged as changes for the rounds that follow.
 void Sync::reconcile() {
-	in_transaction([&] { set_phase(p_.job_id, "reconciling: logging every key"); });
-	report_activity("reconciling: logging PostgreSQL's keys");
+	in_transaction([&] { set_phase(p_.job_id, "reconciling: comparing every row with D1"); });
+	report_activity("reconciling: comparing PostgreSQL's rows with D1's");
 	const size_t nk = table_.key_columns.size();
-	std::string text_keys;
-	for (size_t k = 0; k < nk; k++) {
-		text_keys += std::string(k ? ", " : "") + quote_ident(table_.columns[table_.key_columns[k]].name) + "::text";
+	std::string d1_exprs, d1_key_list;
+	for (auto &c : table_.columns) {
+		d1_exprs += (d1_exprs.empty() ? "" : ", ") + d1_canonical_expr(c);
 	}
+	std::vector<std::string> key_names;
+	for (int k : table_.key_columns) {
+		key_names.push_back(table_.columns[k].name);
+		d1_key_list += (d1_key_list.empty() ? "" : ",") + quote_ident(table_.columns[k].name);
+	}
+	if (nk > 1) {
+		d1_key_list = "(" + d1_key_list + ")";
+	}
+	const std::string d1_table = quote_ident(table_.def.name);
+	auto key_of = [&](const std::vector<std::optional<std::string>> &cells) {
+		std::string k;
+		for (int c : table_.key_columns) {
+			k += cells[c] ? *cells[c] : std::string();
+			k.push_back('\0');
+		}
+		return k;
+	};
+	int64_t compared = 0, differing = 0, extra = 0;
+
+	// 1. PostgreSQL's rows, a page at a time in key order, against D1's rows of the same keys.
 	std::optional<Key> after;
 	for (;;) {
 		std::vector<SpiArg> args;
@@ -493,67 +518,136 @@ void Sync::reconcile() {
 				args.push_back(text_arg(v));
 			}
 		}
-		uint64 n = 0;
+		std::vector<std::vector<std::optional<std::string>>> pg_rows;
+		std::vector<Key> pg_keys;
+		std::vector<std::string> lits;
 		in_transaction([&] {
-			n = spi_exec("SELECT " + text_keys + " FROM " + table_.qualified_name + where + " ORDER BY " +
-			                 table_.key_list() + " LIMIT " + std::to_string(kKeyPage),
-			             args, true);
-			std::vector<std::vector<std::string>> cols(nk);
+			uint64 n = spi_exec("SELECT " + table_.select_list() + " FROM " + table_.qualified_name + where +
+			                        " ORDER BY " + table_.key_list() + " LIMIT " + std::to_string(kComparePage),
+			                    args, true);
+			std::vector<std::optional<std::string>> cells;
 			for (uint64 i = 0; i < n; i++) {
-				for (size_t k = 0; k < nk; k++) {
-					cols[k].push_back(get_text(i, static_cast<int>(k) + 1));
-				}
-			}
-			if (n > 0) {
-				after = Key();
-				for (size_t k = 0; k < nk; k++) {
-					after->push_back(cols[k].back());
-				}
-				log_changes(p_.relid, 'R', cols);
+				HeapTuple tup = pg_call([&] { return SPI_tuptable->vals[i]; });
+				TupleDesc desc = pg_call([&] { return SPI_tuptable->tupdesc; });
+				canonical_row(table_, tup, desc, cells);
+				pg_rows.push_back(cells);
+				pg_keys.push_back(key_texts(table_, tup, desc));
+				lits.push_back(d1_key_literals(table_, tup, desc));
 			}
 		});
+		if (pg_rows.empty()) {
+			break;
+		}
+		after = pg_keys.back();
+		// D1's rows of these keys, in statements under D1's size limit, one request.
+		std::vector<Statement> stmts;
+		std::string in;
+		auto close = [&] {
+			if (!in.empty()) {
+				stmts.push_back({"SELECT " + d1_exprs + " FROM " + d1_table + " WHERE " + d1_key_list + " IN (" +
+				                     (nk > 1 ? "VALUES " : "") + in + ")",
+				                 {}});
+				in.clear();
+			}
+		};
+		for (auto &l : lits) {
+			if (in.size() + l.size() + d1_exprs.size() + 200 > kCompareStatementBytes) {
+				close();
+			}
+			in += (in.empty() ? "" : ",") + l;
+		}
+		close();
+		std::vector<StatementResult> results;
+		with_d1_retry([&] { results = client_->batch(stmts); });
+		std::unordered_map<std::string, std::vector<std::optional<std::string>>> d1_rows;
+		for (auto &r : results) {
+			for (auto &row : r.rows) {
+				if (row.size() == table_.columns.size()) {
+					std::string k = key_of(row);
+					d1_rows.emplace(std::move(k), std::move(row));
+				}
+			}
+		}
+		std::vector<std::vector<std::string>> cols(nk);
+		for (size_t i = 0; i < pg_rows.size(); i++) {
+			auto it = d1_rows.find(key_of(pg_rows[i]));
+			if (it == d1_rows.end() || it->second != pg_rows[i]) {
+				for (size_t k = 0; k < nk; k++) {
+					cols[k].push_back(pg_keys[i][k]);
+				}
+			}
+		}
+		compared += static_cast<int64_t>(pg_rows.size());
+		differing += static_cast<int64_t>(cols[0].size());
+		if (!cols[0].empty()) {
+			in_transaction([&] { log_changes(p_.relid, 'R', cols); });
+		}
+		report_activity("reconciling: " + std::to_string(compared) + " rows compared, " + std::to_string(differing) +
+		                " differ");
 		check_for_interrupts();
-		if (n < kKeyPage) {
+		if (pg_rows.size() < static_cast<size_t>(kComparePage)) {
 			break;
 		}
 	}
-	report_activity("reconciling: logging D1's keys");
-	std::vector<std::string> key_names;
+
+	// 2. D1's keys, in SQLite's order, that PostgreSQL no longer has: deleted by the rounds.
+	report_activity("reconciling: looking for rows only D1 has");
 	for (int k : table_.key_columns) {
-		key_names.push_back(table_.columns[k].name);
+		if (table_.columns[k].kind == ValueKind::Blob) {
+			throw Error("0A000",
+			            "pg2d1 cannot reconcile " + table_.display_name + ": its key has a bytea column (\"" +
+			                table_.columns[k].name + "\")",
+			            {}, "Re-copy the table instead: SELECT pg2d1_migrate('" + table_.display_name +
+			                    "', resume => false); after DELETE FROM it in D1.");
+		}
 	}
 	std::optional<std::vector<std::string>> after_lits;
+	const KeySql ks = key_sql();
 	for (;;) {
 		StatementResult r;
 		with_d1_retry([&] { r = client_->raw({d1_key_page_sql(table_.def.name, key_names, after_lits, kKeyPage), {}}); });
-		std::vector<std::vector<std::string>> cols(nk);
+		std::vector<Key> d1_keys;
 		for (auto &row : r.rows) {
-			if (row.size() != nk) {
-				continue;
-			}
-			bool ok = true;
+			bool ok = row.size() == nk;
 			for (auto &cell : row) {
 				ok = ok && cell.has_value();
 			}
-			if (!ok) {
-				continue;
-			}
-			for (size_t k = 0; k < nk; k++) {
-				cols[k].push_back(*row[k]);
+			if (ok) {
+				Key k;
+				for (auto &cell : row) {
+					k.push_back(*cell);
+				}
+				d1_keys.push_back(std::move(k));
 			}
 		}
-		if (!r.rows.empty() && !cols[0].empty()) {
+		if (!d1_keys.empty()) {
 			after_lits = std::vector<std::string>();
 			for (size_t k = 0; k < nk; k++) {
 				std::string lit;
 				if (table_.columns[table_.key_columns[k]].kind == ValueKind::Integer) {
-					append_integer_literal(lit, std::stoll(cols[k].back()));
+					append_integer_literal(lit, std::stoll(d1_keys.back()[k]));
 				} else {
-					append_text_literal(lit, cols[k].back());
+					append_text_literal(lit, d1_keys.back()[k]);
 				}
 				after_lits->push_back(lit);
 			}
-			in_transaction([&] { log_changes(p_.relid, 'R', cols); });
+			std::vector<std::vector<std::string>> cols(nk);
+			in_transaction([&] {
+				uint64 m = spi_exec("SELECT pg2d1_u.pg2d1_n FROM ROWS FROM (" + ks.unnest_args +
+				                        ") WITH ORDINALITY AS pg2d1_u(" + ks.alias + ", pg2d1_n) WHERE NOT EXISTS (SELECT "
+				                        "FROM " + table_.qualified_name + " AS pg2d1_t WHERE " + ks.match_u + ")",
+				                    key_args(d1_keys, 0, d1_keys.size()), true);
+				for (uint64 i = 0; i < m; i++) {
+					const Key &k = d1_keys[static_cast<size_t>(get_int64(i, 1) - 1)];
+					for (size_t c = 0; c < nk; c++) {
+						cols[c].push_back(k[c]);
+					}
+				}
+				if (m > 0) {
+					log_changes(p_.relid, 'R', cols);
+				}
+				extra += static_cast<int64_t>(m);
+			});
 		}
 		check_for_interrupts();
 		if (r.rows.size() < kKeyPage) {
@@ -561,6 +655,12 @@ void Sync::reconcile() {
 		}
 	}
 	in_transaction([&] { end_reconcile(p_.relid); });
+	pg_call([&] {
+		ereport(LOG, (errmsg("pg2d1: sync job %lld reconciled %s: %lld rows compared, %lld differ in D1, %lld only in D1",
+		                     static_cast<long long>(p_.job_id), table_.display_name.c_str(),
+		                     static_cast<long long>(compared), static_cast<long long>(differing),
+		                     static_cast<long long>(extra))));
+	});
 }
 
 void Sync::run() {

@@ -53,24 +53,6 @@ constexpr int64_t kPgChunk = 1000;               // PostgreSQL rows in memory at
 constexpr size_t kD1PageBytes = 8 * 1024 * 1024; // about this much D1 result per request
 constexpr size_t kD1PageRows = 10000;
 
-// The D1 literals of a PostgreSQL row's key, "(a,b)" for several columns. PostgreSQL is
-// called only through pg_call and append_d1_literal (which has its own).
-std::string key_literals(const SourceTable &t, HeapTuple tup, TupleDesc desc) {
-	std::string lits;
-	for (size_t k = 0; k < t.key_columns.size(); k++) {
-		const int col = t.key_columns[k];
-		Datum d = pg_call([&] {
-			bool isnull;
-			return SPI_getbinval(tup, desc, col + 1, &isnull);
-		});
-		if (k) {
-			lits.push_back(',');
-		}
-		append_d1_literal(lits, t.columns[col], d);
-	}
-	return t.key_columns.size() > 1 ? "(" + lits + ")" : lits;
-}
-
 // Text output of columns first … first+n-1 (1-based) of a row, "" for NULL; with
 // `types`, the SQL names of their types instead (castable: "bpchar", not "character").
 // One pg_call collecting C strings, palloc'd in the current memory context.
@@ -138,6 +120,24 @@ std::string key_text(const std::vector<std::string> &v) {
 }
 
 } // namespace
+
+// The D1 literals of a PostgreSQL row's key, "(a,b)" for several columns. PostgreSQL is
+// called only through pg_call and append_d1_literal (which has its own).
+std::string d1_key_literals(const SourceTable &t, HeapTuple tup, TupleDesc desc) {
+	std::string lits;
+	for (size_t k = 0; k < t.key_columns.size(); k++) {
+		const int col = t.key_columns[k];
+		Datum d = pg_call([&] {
+			bool isnull;
+			return SPI_getbinval(tup, desc, col + 1, &isnull);
+		});
+		if (k) {
+			lits.push_back(',');
+		}
+		append_d1_literal(lits, t.columns[col], d);
+	}
+	return t.key_columns.size() > 1 ? "(" + lits + ")" : lits;
+}
 
 std::string VerifySummary::text() const {
 	std::string s = std::to_string(ranges) + " ranges, " + std::to_string(pg_rows) + " rows in PostgreSQL, " +
@@ -265,7 +265,7 @@ VerifySummary verify_table(const SourceTable &t, D1Client &client, int64_t range
 					const bool first = n == 0 && i == 0;
 					const bool last = i + 1 == got;
 					if (first || last) {
-						std::string lits = key_literals(t, tup, rows->tupdesc);
+						std::string lits = d1_key_literals(t, tup, rows->tupdesc);
 						std::vector<std::string> key = key_texts(t, tup, rows->tupdesc);
 						const int64_t pos = ordinal + n + static_cast<int64_t>(i) + 1;
 						if (first) {

@@ -13,6 +13,10 @@
 
 namespace pg2d1 {
 
+// The D1 literals of the key of a row selected with SourceTable::select_list(): "42", or
+// "(1,'x')" for several columns. Safe with or without an enclosing pg_call.
+std::string d1_key_literals(const SourceTable &t, HeapTuple tup, TupleDesc desc);
+
 struct VerifyRange {
 	std::optional<int64_t> start_id; // the key for one integer key column, else row ordinals;
 	std::optional<int64_t> end_id;   // both unset on the last row (D1 rows outside every range)
