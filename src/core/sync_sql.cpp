@@ -29,8 +29,9 @@ std::string tuple(const std::vector<std::string> &literals) {
 
 std::vector<std::string> delete_statements(const std::string &table, const std::vector<std::string> &key_columns,
                                            const std::vector<std::vector<std::string>> &keys,
-                                           size_t max_statement_bytes) {
+                                           size_t max_statement_bytes, size_t max_keys) {
 	std::vector<std::string> out;
+	size_t in_stmt = 0;
 	if (keys.empty() || key_columns.empty()) {
 		return out;
 	}
@@ -47,10 +48,12 @@ std::vector<std::string> delete_statements(const std::string &table, const std::
 		if (head.size() + t.size() + 1 > max_statement_bytes) {
 			throw Error("54000", "a key of " + std::to_string(t.size()) + " bytes does not fit in one D1 statement");
 		}
-		if (!stmt.empty() && stmt.size() + 1 + t.size() + 1 > max_statement_bytes) {
+		if (!stmt.empty() && (stmt.size() + 1 + t.size() + 1 > max_statement_bytes || in_stmt >= max_keys)) {
 			out.push_back(stmt + ")");
 			stmt.clear();
+			in_stmt = 0;
 		}
+		in_stmt++;
 		stmt += stmt.empty() ? head + t : "," + t;
 	}
 	out.push_back(stmt + ")");

@@ -550,11 +550,14 @@ void Sync::reconcile() {
 				in.clear();
 			}
 		};
+		size_t terms = 0;
 		for (auto &l : lits) {
-			if (in.size() + l.size() + d1_exprs.size() + 200 > kCompareStatementBytes) {
+			if (in.size() + l.size() + d1_exprs.size() + 200 > kCompareStatementBytes || terms >= kMaxInListTerms) {
 				close();
+				terms = 0;
 			}
 			in += (in.empty() ? "" : ",") + l;
+			terms++;
 		}
 		close();
 		std::vector<StatementResult> results;

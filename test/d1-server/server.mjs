@@ -4,6 +4,7 @@
 // Must never listen beyond what --host says (default loopback), never answer admin requests
 // from other hosts, and never apply part of a request: each request is one D1 transaction.
 // Started by the test suites, benchmarks and demo: `node test/d1-server/server.mjs [options]`.
+// The import API (init / upload / ingest / poll) lives in lib/imports.mjs.
 
 import http from "node:http";
 import fs from "node:fs";
@@ -15,6 +16,7 @@ import { pathToFileURL } from "node:url";
 import { splitStatements } from "./lib/split.mjs";
 import { FaultPlan, TokenBucket, parseKinds, DEFAULT_FAULT_KINDS, FAULT_KINDS } from "./lib/faults.mjs";
 import { D1Engine } from "./lib/engine.mjs";
+import { ImportManager, ImportApiError, recoverSnapshots, MSG_BUSY } from "./lib/imports.mjs";
 
 // D1 limits (developers.cloudflare.com/d1/platform/limits), enforced here before executing.
 const MAX_STATEMENT_BYTES = 100_000;
@@ -262,26 +264,11 @@ function newStats() {
     responses_429: 0,
     rate_limited: 0,
     connections_reset: 0,
+    imports: {
+      started: 0, completed: 0, failed: 0, restored_from_snapshot: 0, injected_failures: 0,
+      uploads: 0, upload_bytes: 0, upload_faults: 0, requests_refused: 0,
+    },
   };
-}
-
-function findWorkerdPid() {
-  try {
-    for (const ent of fs.readdirSync("/proc")) {
-      if (!/^\d+$/.test(ent)) continue;
-      let stat;
-      try {
-        stat = fs.readFileSync(`/proc/${ent}/stat`, "utf8");
-      } catch {
-        continue;
-      }
-      const close = stat.lastIndexOf(")");
-      const comm = stat.slice(stat.indexOf("(") + 1, close);
-      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
-      if (ppid === process.pid && comm.startsWith("workerd")) return Number(ent);
-    }
-  } catch { /* no /proc */ }
-  return null;
 }
 
 function loadCreatedAt(persist, databases) {
@@ -317,6 +304,10 @@ const HTML_413 = "<html>\r\n<head><title>413 Request Entity Too Large</title></h
 
 export async function startServer(opts) {
   const engine = new D1Engine({ persist: opts.persist, databases: opts.databases });
+  // A chunked import cut short by a crash left a copy of the database: put it back first.
+  for (const id of recoverSnapshots(opts.persist, engine.databases)) {
+    console.error(`pg2d1-local-d1: database ${id}: an import did not finish before the last exit; restored its previous state`);
+  }
   await engine.start();
   const databases = engine.databases; // with binding and sqlite_path
   loadCreatedAt(opts.persist, databases);
@@ -331,6 +322,9 @@ export async function startServer(opts) {
   const plan = new FaultPlan({ rate: opts.faultRate, seed: opts.faultSeed, kinds: opts.faultKinds });
   plan.update({ slow_ms: opts.slowMs });
   let stats = newStats();
+  const imports = new ImportManager({
+    engine, persist: opts.persist, databases, stats: () => stats, plan,
+  });
   const tokenHash = crypto.createHash("sha256").update(opts.token).digest();
   const tokenId = crypto.createHash("md5").update(`pg2d1-local:${opts.token}`).digest("hex");
 
@@ -447,6 +441,12 @@ export async function startServer(opts) {
     }
     stats.request_bytes += raw.length;
     stats.d1_requests += 1;
+    if (imports.isBusy(db)) {
+      // D1: "Imports block the D1 for their duration." The production error is unknown.
+      stats.imports.requests_refused += 1;
+      fail(req, res, 503, [{ code: 7500, message: MSG_BUSY }], { "retry-after": "1" });
+      return "import busy";
+    }
 
     const fault = plan.next();
     if (fault) {
@@ -522,13 +522,37 @@ export async function startServer(opts) {
     return fault ?? "";
   }
 
+  // ---- import (lib/imports.mjs) ------------------------------------------------------------------
+  async function handleImport(req, res, db) {
+    let raw;
+    try {
+      raw = await readBody(req);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 413) {
+        sendHtml(req, res, 413, HTML_413, { connection: "close" });
+        return "import 413";
+      }
+      throw e;
+    }
+    stats.request_bytes += raw.length;
+    try {
+      const { status, result } = await imports.handle(db, raw.toString("utf8"));
+      sendJson(req, res, status, { success: true, errors: [], messages: [], result });
+      return `import ${result.status ?? (result.upload_url ? "init" : result.error ?? "")}`;
+    } catch (e) {
+      if (!(e instanceof ImportApiError)) throw e;
+      fail(req, res, e.status, [{ code: e.code, message: e.message }]);
+      return "import";
+    }
+  }
+
   // ---- other Cloudflare endpoints --------------------------------------------------------------
   function databaseSummary(d) {
     return { uuid: d.id, name: d.name, created_at: d.created_at, version: "production", jurisdiction: null };
   }
 
   async function handleGetDatabase(req, res, url, d) {
-    const { num_tables, file_size } = await engine.describe(d);
+    const { num_tables, file_size } = imports.busyDescribe(d) ?? await engine.describe(d);
     const full = {
       uuid: d.id,
       name: d.name,
@@ -587,7 +611,7 @@ export async function startServer(opts) {
       } else if (seg[2] === "d1" && seg[3] === "database") {
         if (seg.length === 4) route = { endpoint: "database_list", method: "GET", account };
         else if (seg.length === 5) route = { endpoint: "database_get", method: "GET", account, db: decodeURIComponent(seg[4]) };
-        else if (seg.length === 6 && (seg[5] === "query" || seg[5] === "raw")) {
+        else if (seg.length === 6 && (seg[5] === "query" || seg[5] === "raw" || seg[5] === "import")) {
           route = { endpoint: seg[5], method: "POST", account, db: decodeURIComponent(seg[4]) };
         }
       }
@@ -597,8 +621,16 @@ export async function startServer(opts) {
       noRoute();
       return "other";
     }
-    stats.requests_by_endpoint[route.endpoint] = (stats.requests_by_endpoint[route.endpoint] ?? 0) + 1;
+    // Import requests are counted by action (import_init, import_ingest, …) in lib/imports.mjs
+    // once the body is read; those refused before that count as "import".
+    if (route.endpoint !== "import") {
+      stats.requests_by_endpoint[route.endpoint] = (stats.requests_by_endpoint[route.endpoint] ?? 0) + 1;
+    }
+    const countImport = () => {
+      if (route.endpoint === "import") stats.requests_by_endpoint.import = (stats.requests_by_endpoint.import ?? 0) + 1;
+    };
     if (req.method !== route.method && !(route.method === "GET" && req.method === "HEAD")) {
+      countImport();
       notAllowed(route.method);
       return route.endpoint;
     }
@@ -611,11 +643,13 @@ export async function startServer(opts) {
       }
       const authErr = checkAuth(req, false);
       if (authErr) {
+        countImport();
         failApi(req, res, authErr);
         return route.endpoint;
       }
       const accErr = checkAccount(route.account, pathname);
       if (accErr) {
+        countImport();
         failApi(req, res, accErr);
         return route.endpoint;
       }
@@ -623,7 +657,14 @@ export async function startServer(opts) {
         handleList(req, res, url);
         return route.endpoint;
       }
-      const d = findDatabase(route.db);
+      let d;
+      try {
+        d = findDatabase(route.db);
+      } catch (e) {
+        countImport();
+        throw e;
+      }
+      if (route.endpoint === "import") return await handleImport(req, res, d);
       if (route.endpoint === "database_get") {
         await handleGetDatabase(req, res, url, d);
         return route.endpoint;
@@ -686,7 +727,14 @@ export async function startServer(opts) {
         return send(200, plan.describe());
       case "GET /__local/settings":
         return send(200, describeSettings());
+      case "POST /__local/forget-uploads":
+        return send(200, { deleted: imports.forgetUploads() });
       case "POST /__local/settings":
+        try {
+          imports.updateSettings(body);
+        } catch (e) {
+          return send(400, { error: e.message });
+        }
         if (body.latency_ms !== undefined) settings.latencyMs = Math.max(0, Number(body.latency_ms) || 0);
         if (body.max_body_bytes !== undefined) settings.maxBodyBytes = Math.max(0, Number(body.max_body_bytes) || DEFAULT_MAX_BODY_BYTES);
         if (body.gzip !== undefined) settings.gzip = !!body.gzip;
@@ -706,6 +754,7 @@ export async function startServer(opts) {
       rps_burst: bucket.capacity,
       max_body_bytes: settings.maxBodyBytes,
       gzip: settings.gzip,
+      ...imports.describeSettings(),
     };
   }
 
@@ -731,6 +780,11 @@ export async function startServer(opts) {
         return;
       }
       stats.requests_total += 1;
+      if (url.pathname.startsWith("/__upload/")) {
+        // The presigned R2 URL of an import: not the Cloudflare API, so no latency or rate limit.
+        label = await imports.handleUpload(req, res, url);
+        return;
+      }
       if (settings.latencyMs > 0) await sleep(settings.latencyMs);
       const take = bucket.take();
       if (!take.ok) {
@@ -772,7 +826,7 @@ export async function startServer(opts) {
   const port = server.address().port;
   const hostForUrl = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
   const apiUrl = `http://${hostForUrl}:${port}/client/v4`;
-  const workerdPid = findWorkerdPid();
+  imports.setOrigin(`http://${hostForUrl}:${port}`);
 
   function readyInfo() {
     return {
@@ -780,7 +834,7 @@ export async function startServer(opts) {
       account_id: opts.accountId,
       databases: databases.map((d) => ({ id: d.id, name: d.name, sqlite_path: d.sqlite_path })),
       pid: process.pid,
-      workerd_pid: workerdPid,
+      workerd_pid: engine.workerdPid,
     };
   }
 

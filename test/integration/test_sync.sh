@@ -111,6 +111,14 @@ d1_start_again() { # same port and data directory (call directly: start_d1 expor
   start_d1 "$dir" --port "$port"
 }
 
+# pg_cron's scheduler exits for good when its database is dropped (dropdb --force above, or
+# an earlier suite's): a restart of the cluster brings it back.
+q "CREATE EXTENSION IF NOT EXISTS pg_cron" >/dev/null
+if ! wait_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_cron scheduler'" 1 5 >/dev/null; then
+  restart_pg fast
+fi
+check "pg_cron's scheduler runs for this database" \
+  wait_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_cron scheduler' AND datname = 'pg2d1_wt'" 1 30
 check "the launcher runs for this database" \
   wait_sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg2d1 launcher' AND datname = 'pg2d1_wt'" 1 30
 
@@ -140,7 +148,6 @@ SQL
   check "wl copied with pg2d1_migrate(wait => true)" sync_migrate wl
   check "wl2 copied with pg2d1_migrate(wait => true)" sync_migrate wl2
   check_eq "no change captured by the copy" "0|0" q "SELECT (SELECT changes_pending FROM pg2d1_sync_status WHERE table_name = 'wl'::regclass) || '|' || (SELECT changes_pending FROM pg2d1_sync_status WHERE table_name = 'wl2'::regclass)"
-  q "CREATE EXTENSION IF NOT EXISTS pg_cron" >/dev/null
   q "SELECT cron.schedule('pg2d1-sync-wl', '* * * * *', \$\$SELECT pg2d1_sync('wl')\$\$)" >/dev/null
   q "SELECT cron.schedule('pg2d1-sync-wl2', '* * * * *', \$\$SELECT pg2d1_sync('wl2')\$\$)" >/dev/null
   t_start=$(q "SELECT now()")
@@ -209,6 +216,16 @@ scenario2() {
   q "UPDATE wl SET t = 'followed' WHERE id = (SELECT min(id) FROM wl)" >/dev/null
   check "a single update reaches D1 within 3 s (woken at commit)" \
     wait_d1 "SELECT count(*) FROM wl WHERE t = 'followed'" 1 3
+  # kill -9 of a follower: the launcher starts it again, and it follows on.
+  pid=$(worker_of "${j1:-0}")
+  [ -n "$pid" ] && kill -9 "$pid"
+  wait_sql "SELECT 1" 1 60 >/dev/null
+  check "kill -9 of follow job $j1's worker (${pid:-none}): the launcher starts it again" \
+    wait_sql "SELECT count(*) FROM pg2d1.jobs j WHERE job_id = ${j1:-0} AND status = 'running'
+                AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'pg2d1 job ' || j.job_id AND a.pid <> 0${pid:+ AND a.pid <> $pid})" 1 60
+  q "UPDATE wl SET t = 'followed after kill' WHERE id = (SELECT max(id) FROM wl)" >/dev/null
+  check "…and an update after the kill reaches D1 by itself" \
+    wait_d1 "SELECT count(*) FROM wl WHERE t = 'followed after kill'" 1 20
   # wait => true while a follow job runs: the changes committed before are applied, then it returns.
   q "INSERT INTO wl VALUES (999999999, 'waited for', 1, now(), '{}', NULL)" >/dev/null
   out=$(PGOPTIONS='-c statement_timeout=10s' psql -X -A -t -c "SELECT pg2d1_sync('wl', wait => true)" 2>&1)

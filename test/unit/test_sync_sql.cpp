@@ -58,6 +58,22 @@ TEST(SyncSql, DeletesCompositeTextKeysWithQuotes) {
 	EXPECT_EQ(rows[1][0].bytes, "y:1");
 }
 
+TEST(SyncSql, AtMostMaxKeysPerStatement) {
+	SqliteDb db;
+	db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
+	db.exec("WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 2500) INSERT INTO t SELECT i FROM g");
+	std::vector<std::vector<std::string>> keys;
+	for (int i = 1; i <= 2500; i++) {
+		keys.push_back({std::to_string(i)});
+	}
+	auto stmts = delete_statements("t", {"id"}, keys, 100000);
+	ASSERT_EQ(stmts.size(), 3u); // 1000 + 1000 + 500 (kMaxInListTerms)
+	for (auto &s : stmts) {
+		db.exec(s);
+	}
+	EXPECT_EQ(db.count("t"), 0);
+}
+
 TEST(SyncSql, RefusesAKeyTooLongForAStatement) {
 	EXPECT_THROW(delete_statements("t", {"id"}, {{"'" + std::string(300, 'a') + "'"}}, 200), Error);
 	EXPECT_THROW(delete_statements("t", {"a", "b"}, {{"1"}}, 200), Error);

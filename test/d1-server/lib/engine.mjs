@@ -11,6 +11,9 @@
 // arrays, and D1's meta (duration, changes, last_row_id, changed_db, size_after, rows_read,
 // rows_written). /raw uses that directly; /query turns rows into objects exactly as D1 does
 // (later duplicate column names win). So no statement is ever re-run to get column order.
+//
+// restart() stops workerd (after the calls in flight), runs a callback while no SQLite file is
+// open, and starts it again; imports use it to put back a snapshot of a database file.
 
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -34,6 +37,33 @@ export default {
 `;
 
 const DO_UNIQUE_KEY = "miniflare-D1DatabaseObject";
+
+/** Pid of this process's newest workerd child (Miniflare's runtime), or null. */
+export function findChildWorkerd() {
+  let best = null;
+  let bestStart = -1;
+  try {
+    for (const ent of fs.readdirSync("/proc")) {
+      if (!/^\d+$/.test(ent)) continue;
+      let stat;
+      try {
+        stat = fs.readFileSync(`/proc/${ent}/stat`, "utf8");
+      } catch {
+        continue;
+      }
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const fields = stat.slice(close + 2).split(" ");
+      const ppid = Number(fields[1]);
+      const startTime = Number(fields[19]);
+      if (ppid === process.pid && comm.startsWith("workerd") && startTime > bestStart) {
+        best = Number(ent);
+        bestStart = startTime;
+      }
+    }
+  } catch { /* no /proc */ }
+  return best;
+}
 
 /** File name Miniflare gives a D1 database (durableObjectNamespaceIdFromName in Miniflare). */
 export function sqliteFileName(databaseId) {
@@ -64,19 +94,31 @@ export class D1Engine {
    */
   constructor({ persist, databases }) {
     this.persist = path.resolve(persist);
-    this.databases = databases.map((d, i) => ({ ...d, binding: `DB${i}` }));
+    this.databases = databases.map((d, i) => ({
+      ...d,
+      binding: `DB${i}`,
+      sqlite_path: path.join(this.persist, DO_UNIQUE_KEY, sqliteFileName(d.id)),
+      inflight: 0,
+    }));
     this.mf = null;
+    this.gate = null;       // a promise while restart() has the engine stopped
+    this.idleWaiters = [];  // [{db|null, resolve}] woken when in-flight calls finish
+    this.workerdPid = null;
   }
 
   async start() {
     fs.mkdirSync(this.persist, { recursive: true });
-    const d1Databases = {};
-    for (const d of this.databases) d1Databases[d.binding] = d.id;
-    const before = new Map(["SIGTERM", "SIGINT"].map((sig) => [sig, new Set(process.listeners(sig))]));
     // Miniflare makes a scratch dir under os.tmpdir() in its constructor and deletes it
     // fire-and-forget in dispose(); give it a private parent that we remove synchronously.
     this.tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "pg2d1-d1-mf-"));
     process.on("exit", () => this.#removeTmp());
+    await this.#launch();
+  }
+
+  async #launch() {
+    const d1Databases = {};
+    for (const d of this.databases) d1Databases[d.binding] = d.id;
+    const before = new Map(["SIGTERM", "SIGINT"].map((sig) => [sig, new Set(process.listeners(sig))]));
     const savedTmp = process.env.TMPDIR;
     process.env.TMPDIR = this.tmpRoot;
     try {
@@ -98,12 +140,52 @@ export class D1Engine {
       for (const l of process.listeners(sig)) if (!had.has(l)) process.removeListener(sig, l);
     }
     await this.mf.ready;
+    this.workerdPid = findChildWorkerd();
     // Touch every database once so its SQLite file exists and the first request is fast.
     for (const d of this.databases) {
-      d.sqlite_path = path.join(this.persist, DO_UNIQUE_KEY, sqliteFileName(d.id));
-      const r = await this.exec(d, [{ sql: "SELECT 1" }]);
+      const r = await this.#dispatch(d, [{ sql: "SELECT 1" }]);
       if (!r.ok) throw new Error(`warm-up of database ${d.id} failed: ${r.message}`);
     }
+  }
+
+  /**
+   * Stop workerd once every call in flight (on any database) has finished, run `fn` while
+   * nothing has a SQLite file open, then start workerd again. Calls made meanwhile wait.
+   * Used to put back a snapshot of a database file (lib/imports.mjs); takes about 1.5 s.
+   */
+  async restart(fn) {
+    while (this.gate) await this.gate;
+    let open;
+    this.gate = new Promise((resolve) => { open = resolve; });
+    try {
+      await this.waitIdle(null);
+      const mf = this.mf;
+      this.mf = null;
+      await mf.dispose();
+      await fn();
+      await this.#launch();
+    } finally {
+      const g = open;
+      this.gate = null;
+      g();
+    }
+  }
+
+  /** Resolves when no call is in flight on `db` (on any database when db is null). */
+  waitIdle(db) {
+    const busy = db ? db.inflight > 0 : this.databases.some((d) => d.inflight > 0);
+    if (!busy) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push({ db, resolve }));
+  }
+
+  #wakeIdle() {
+    const still = [];
+    for (const w of this.idleWaiters) {
+      const busy = w.db ? w.db.inflight > 0 : this.databases.some((d) => d.inflight > 0);
+      if (busy) still.push(w);
+      else w.resolve();
+    }
+    this.idleWaiters = still;
   }
 
   /**
@@ -112,6 +194,17 @@ export class D1Engine {
    * {ok:false, internal:boolean, message}.
    */
   async exec(db, queries) {
+    while (this.gate) await this.gate;
+    db.inflight += 1;
+    try {
+      return await this.#dispatch(db, queries);
+    } finally {
+      db.inflight -= 1;
+      if (this.idleWaiters.length > 0) this.#wakeIdle();
+    }
+  }
+
+  async #dispatch(db, queries) {
     let resp;
     try {
       resp = await this.mf.dispatchFetch(`http://d1.local/exec/${db.binding}`, {
@@ -161,6 +254,7 @@ export class D1Engine {
   }
 
   async dispose() {
+    while (this.gate) await this.gate;
     if (this.mf) {
       const mf = this.mf;
       this.mf = null;

@@ -1,7 +1,8 @@
 // split.mjs — splits one SQL string into statements the way SQLite itself decides where a
 // statement ends (a port of the state machine in sqlite3_complete(), src/complete.c).
 // Must never execute or rewrite SQL: it only cuts the text at the top-level semicolons.
-// Called by server.mjs for every `sql` of /query and /raw; unit-tested in test/split.test.mjs.
+// Called by server.mjs for every `sql` of /query and /raw and, block by block through
+// splitPrefix(), for import files (lib/imports.mjs); unit-tested in test/split.test.mjs.
 
 // Token classes of sqlite3_complete().
 const tkSEMI = 0, tkWS = 1, tkOTHER = 2, tkEXPLAIN = 3, tkCREATE = 4, tkTEMP = 5,
@@ -42,16 +43,26 @@ function isIdChar(code) {
  * "incomplete input"). CR and LF are both plain whitespace, so CRLF text splits like LF text.
  */
 export function splitStatements(sql) {
+  const { statements, rest } = splitPrefix(sql);
+  if (hasContent(rest)) statements.push(rest.trim());
+  return statements;
+}
+
+/**
+ * The complete statements at the start of `sql` and the text after the last one. A statement
+ * is complete when its terminating semicolon is seen, so the rest never contains one: it is
+ * whitespace/comments, or the beginning of a statement whose end is not in `sql` yet (a file
+ * read in blocks appends the next block to `rest` and scans again). Same rules as
+ * splitStatements; empty statements are dropped.
+ * Returns {statements: string[], rest: string}.
+ */
+export function splitPrefix(sql) {
   const out = [];
   const n = sql.length;
   let state = START;
   let start = 0;          // index where the current statement begins
-  let hasContent = false; // current statement has a token other than whitespace/comments
+  let content = false;    // current statement has a token other than whitespace/comments
   let i = 0;
-  const emit = (end) => {
-    if (hasContent) out.push(sql.slice(start, end).trim());
-    hasContent = false;
-  };
   while (i < n) {
     const c = sql.charCodeAt(i);
     let token;
@@ -91,14 +102,35 @@ export function splitStatements(sql) {
     if (token === tkSEMI) {
       state = TRANS[state][token];
       if (state === START) {
-        emit(i - 1);
+        if (content) out.push(sql.slice(start, i - 1).trim());
+        content = false;
         start = i;
       }
       continue;
     }
-    if (token !== tkWS) hasContent = true;
+    if (token !== tkWS) content = true;
     state = TRANS[state][token];
   }
-  emit(n);
-  return out;
+  return { statements: out, rest: sql.slice(start) };
+}
+
+/** True when `text` (which holds no complete statement) has a token besides whitespace/comments. */
+function hasContent(text) {
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d) {
+      i += 1;
+    } else if (c === 0x2f && text.charCodeAt(i + 1) === 0x2a) {
+      const close = text.indexOf("*/", i + 2);
+      i = close < 0 ? n : close + 2;
+    } else if (c === 0x2d && text.charCodeAt(i + 1) === 0x2d) {
+      const nl = text.indexOf("\n", i + 2);
+      i = nl < 0 ? n : nl + 1;
+    } else {
+      return true;
+    }
+  }
+  return false;
 }
