@@ -1028,12 +1028,47 @@ PG2D1_FUNCTION(pg2d1_sync) {
 	p.flags = kJobSync | (follow ? uint32_t(kJobFollow) : 0u);
 	capture_settings(p);
 	bool launcher = launcher_serves_database(MyDatabaseId) || launcher_expected_for_database(MyDatabaseId);
-	if (auto running = with_spi([&] { return active_job(p.relid, launcher, true); })) {
-		notice("sync job " + std::to_string(*running) + " is already running for " + display + "; returning its id");
-		if (wait) {
-			wait_for_job(*running, display, nullptr);
+	if (!wait) {
+		if (auto running = with_spi([&] { return active_job(p.relid, launcher, true); })) {
+			notice("sync job " + std::to_string(*running) + " is already running for " + display +
+			       "; returning its id");
+			PG_RETURN_INT64(*running);
 		}
-		PG_RETURN_INT64(*running);
+		PG_RETURN_INT64(submit_job(p, display, false));
 	}
-	PG_RETURN_INT64(submit_job(p, display, wait));
+	// wait => true: returns once every change committed before the call is in D1 — applied
+	// by a sync job already running (a follower, say) or by one started here.
+	const int64_t up_to = with_spi([&] { return max_change_id(p.relid); });
+	int64_t job = 0;
+	for (;;) {
+		if (with_spi([&] { return pending_changes_of_others(p.relid, up_to); }) == 0) {
+			if (job == 0) {
+				notice(display + ": every change committed before this call is in D1 already");
+				fcinfo->isnull = true; // no job was needed
+				return (Datum)0;
+			}
+			PG_RETURN_INT64(job);
+		}
+		std::optional<int64_t> running = with_spi([&] { return active_job(p.relid, launcher, true); });
+		if (!running) {
+			JobParams q = p; // a new job each time; submit_job fills its id
+			job = submit_job(q, display, true);
+			continue;
+		}
+		if (job != *running) {
+			job = *running;
+			notice("sync job " + std::to_string(job) + " is running for " + display +
+			       "; waiting until it has applied every change committed before this call");
+		}
+		std::optional<JobRow> row = with_spi([&] { return load_job(job); });
+		if (row && row->status == "failed") {
+			throw Error("38000", "pg2d1 sync job " + std::to_string(job) + " for \"" + display + "\" failed", {},
+			            "See pg2d1_sync_status.last_error; fix the cause and call pg2d1_sync again: no change is lost.");
+		}
+		pg_call([] {
+			(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 200L, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		});
+	}
 }

@@ -876,6 +876,15 @@ int64_t pending_changes(Oid relid, int64_t up_to) {
 	});
 }
 
+int64_t pending_changes_of_others(Oid relid, int64_t up_to) {
+	TransactionId own = pg_call([] { return GetCurrentTransactionIdIfAny(); });
+	return as_store([&] {
+		spi_exec("SELECT count(*) FROM pg2d1.changes WHERE relid = $1 AND change_id <= $2 AND NOT xmin = $3::text::xid",
+		         {oid_arg(relid), int8_arg(up_to), text_arg(std::to_string(own))});
+		return get_int64(0, 1);
+	});
+}
+
 void finish_changes(Oid relid, const std::vector<int64_t> &ids, int64_t upserts, int64_t deletes, int64_t truncates) {
 	as_store([&] {
 		spi_exec("WITH d AS (DELETE FROM pg2d1.changes WHERE relid = $1 AND change_id = ANY ($2) RETURNING changed_at) "

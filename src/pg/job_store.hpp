@@ -154,6 +154,9 @@ struct Change {
 std::vector<Change> fetch_changes(Oid relid, int64_t up_to, long limit);
 int64_t max_change_id(Oid relid); // 0 when none
 int64_t pending_changes(Oid relid, int64_t up_to);
+// Changes with ids <= up_to not yet applied, leaving out those of the calling transaction
+// (uncommitted: no worker can apply them before it ends).
+int64_t pending_changes_of_others(Oid relid, int64_t up_to);
 // Deletes the applied changes and adds to the sync's counters, in one statement.
 void finish_changes(Oid relid, const std::vector<int64_t> &ids, int64_t upserts, int64_t deletes, int64_t truncates);
 
