@@ -3,8 +3,10 @@
 // stop() sends SIGTERM, escalates to SIGKILL, and an exit hook kills whatever is left.
 // Used by test/d1-server/test/*.test.mjs; other suites may import it:
 //   const d1 = await startLocalD1({ args: ["--rps", "4"] }); ...; await d1.stop();
+// d1.importSql(text) runs the import API's whole flow (init → PUT → ingest → poll).
 
 import { spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -42,7 +44,8 @@ function killPid(pid, sig) {
  * Spawn `node server.mjs --port 0 --persist <dir> ...args` and wait for its READY line.
  * Options: args (extra CLI args), persist (dir; default: a new temp dir, removed by stop()
  * unless keepPersist), token, env, timeoutMs, inheritStderr.
- * Returns {info, url, origin, accountId, databaseId, token, persist, child, api, admin, stop}.
+ * Returns {info, url, origin, accountId, databaseId, token, persist, child, api, admin, query,
+ * importSql, stop, stderr}.
  */
 export async function startLocalD1(opts = {}) {
   const ownDir = !opts.persist;
@@ -136,8 +139,45 @@ export async function startLocalD1(opts = {}) {
     return (await api("/accounts/{account}/d1/database/{db}/query", { method: "POST", body })).body;
   }
 
+  /**
+   * The whole import flow, as wrangler does it: init (MD5 etag) → PUT upload_url (unless the
+   * server answered with a polling response: file uploaded before) → ingest → poll until the
+   * status is not "active". Returns {etag, init, upload, responses, final, polls}: every polling
+   * response in order (HTTP status and parsed envelope), the last one's `result` as `final`.
+   */
+  async function importSql(sql, { db, maxPolls = 1000 } = {}) {
+    const p = `/accounts/{account}/d1/database/${db ?? databaseId}/import`;
+    const buf = Buffer.isBuffer(sql) ? sql : Buffer.from(sql, "utf8");
+    const etag = crypto.createHash("md5").update(buf).digest("hex");
+    const init = await api(p, { method: "POST", body: { action: "init", etag } });
+    if (!init.body?.success) return { etag, init, responses: [], final: null, polls: 0 };
+    let upload = null;
+    const responses = [];
+    let r;
+    if ("upload_url" in init.body.result) {
+      const u = await fetch(init.body.result.upload_url, { method: "PUT", body: buf });
+      upload = { status: u.status, etag: u.headers.get("etag"), text: await u.text() };
+      r = await api(p, { method: "POST", body: { action: "ingest", etag, filename: init.body.result.filename } });
+    } else {
+      r = init;
+    }
+    responses.push({ status: r.status, body: r.body });
+    let polls = 0;
+    while (r.body?.success && r.body.result?.status === "active" && polls < maxPolls) {
+      r = await api(p, { method: "POST", body: { action: "poll", current_bookmark: r.body.result.at_bookmark } });
+      polls += 1;
+      responses.push({ status: r.status, body: r.body });
+    }
+    return { etag, init, upload, responses, final: r.body?.result ?? null, polls };
+  }
+
   async function stop({ keepPersist = opts.keepPersist ?? false } = {}) {
     if (!exited) {
+      // An import may have restarted workerd (new pid): learn the current one first.
+      try {
+        const r = await fetch(`${origin}/__local/info`, { signal: AbortSignal.timeout(2000) });
+        info.workerd_pid = (await r.json()).workerd_pid ?? info.workerd_pid;
+      } catch { /* keep the last known pid */ }
       killPid(child.pid, "SIGTERM");
       const t = setTimeout(() => handle.killNow(), 8000);
       await exitPromise;
@@ -152,6 +192,6 @@ export async function startLocalD1(opts = {}) {
 
   return {
     info, url: info.url, origin, accountId, databaseId, token, persist, child,
-    api, admin, query, stop, stderr: () => stderr,
+    api, admin, query, importSql, stop, stderr: () => stderr,
   };
 }

@@ -1,6 +1,6 @@
 // engine.mjs — runs SQL on Miniflare's D1 (workerd + SQLite), one Durable Object per database.
 // Must never run the statements of one request in more than one transaction, and never run a
-// statement twice. Called by server.mjs.
+// statement twice. Called by server.mjs and lib/imports.mjs.
 //
 // How statements run: Miniflare's D1 Durable Object (miniflare/dist/src/workers/d1/
 // database.worker.js) answers POST /query with a JSON array of {sql, params} and executes the
@@ -155,6 +155,7 @@ export class D1Engine {
    */
   async restart(fn) {
     while (this.gate) await this.gate;
+    if (!this.mf) throw new Error("engine is not running");
     let open;
     this.gate = new Promise((resolve) => { open = resolve; });
     try {

@@ -346,7 +346,12 @@ export class ImportManager {
       return { status: 200, result: { success: false, error: MSG_ALREADY } };
     }
     const file = path.join(this.uploadDir, filename);
-    const size = fs.statSync(file).size;
+    let size;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      return { status: 200, result: { success: false, error: `Input file ${filename} missing or invalid` } };
+    }
     const st = {
       db, etag, filename, file, size,
       atBookmark: this.#bookmark(db),
@@ -451,15 +456,16 @@ export class ImportManager {
       return this.#finishError(st, e.message === MSG_TOO_LONG ? MSG_TOO_LONG : `Input file ${st.filename} missing or invalid`);
     }
     if (total === 0) return this.#finishError(st, "No SQL statements detected.");
-    const failAt = s.import_fail_ingests > 0 ? Math.floor(total / 2) : -1;
+    const failAt = this.settings.import_fail_ingests > 0 ? Math.floor(total / 2) : -1;
     if (failAt >= 0) {
-      s.import_fail_ingests -= 1;
+      this.settings.import_fail_ingests -= 1;
       this.stats().imports.injected_failures += 1;
     }
     const meta = emptyMeta();
+    let paceFrom = t0;
     const pace = async (bytesDone) => {
       if (s.import_bytes_per_s > 0) {
-        const due = (bytesDone / s.import_bytes_per_s) * 1000 - (performance.now() - t0);
+        const due = (bytesDone / s.import_bytes_per_s) * 1000 - (performance.now() - paceFrom);
         if (due > 0) await sleep(due);
       }
     };
@@ -473,7 +479,7 @@ export class ImportManager {
       await pace(st.size);
       if (!r.ok || failAt >= 0) {
         if (r.ok) console.error("pg2d1-local-d1: injected import failure did not fail");
-        return this.#finishError(st, failAt >= 0 ? s.import_fail_message : r.message);
+        return this.#finishError(st, failAt >= 0 ? this.settings.import_fail_message : r.message);
       }
       addMeta(meta, r.results);
       meta.duration = performance.now() - t0;
@@ -492,6 +498,7 @@ export class ImportManager {
       }
       fs.writeFileSync(path.join(dir, "ACTIVE"), JSON.stringify({ file: st.filename, started: new Date().toISOString() }) + "\n");
     });
+    paceFrom = performance.now(); // the pace applies to executing the chunks
     let done = 0;
     let bytesDone = 0;
     let lastNote = performance.now();
@@ -523,7 +530,7 @@ export class ImportManager {
         for (const sql of stmts) {
           if (failAt >= 0 && done + pending.length >= failAt) {
             await flush();
-            failure ??= s.import_fail_message;
+            failure ??= this.settings.import_fail_message;
             break outer;
           }
           pending.push({ sql });
@@ -592,7 +599,10 @@ export class ImportManager {
       res.writeHead(status, { "content-type": "application/xml", "content-length": Buffer.byteLength(body), ...headers });
       res.end(body);
     };
-    const filename = decodeURIComponent(url.pathname.slice("/__upload/".length));
+    let filename = "";
+    try {
+      filename = decodeURIComponent(url.pathname.slice("/__upload/".length));
+    } catch { /* malformed: fails the signature check */ }
     const m = /^([0-9a-f-]{36})-([0-9a-f]{32})\.sql$/.exec(filename);
     const sig = url.searchParams.get("X-Amz-Signature") ?? "";
     const want = this.#sign(filename);
