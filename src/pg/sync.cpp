@@ -48,13 +48,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using Key = std::vector<std::string>;
-constexpr long kRoundChanges = 20000; // change rows read per round
-constexpr size_t kLookupKeys = 5000;  // keys looked up in PostgreSQL per query
-constexpr size_t kKeyPage = 10000;    // D1 keys per page when reconciling
-constexpr long kComparePage = 5000;   // PostgreSQL rows compared with D1 per request
+constexpr long kRoundChanges = 20000;            // change rows read per round
+constexpr size_t kLookupKeys = 5000;             // keys looked up in PostgreSQL per query
+constexpr size_t kKeyPage = 10000;               // D1 keys per page when reconciling
+constexpr long kComparePage = 5000;              // PostgreSQL rows compared with D1 per request
 constexpr size_t kCompareStatementBytes = 90000; // under D1's 100 KB statement limit
-constexpr double kBusySleepS = 1;     // a migration worker holds the table
-constexpr size_t kSenderQueue = 2;    // upsert requests waiting for the sender thread
+constexpr double kBusySleepS = 1;                // a migration worker holds the table
+constexpr size_t kSenderQueue = 2;               // upsert requests waiting for the sender thread
 
 enum class Round { Applied, Empty, Busy };
 
@@ -229,8 +229,8 @@ void Sync::prepare() {
 	client_.emplace(target_.config, interrupt_requested);
 	std::vector<std::string> d1_tables = d1_table_names(*client_);
 	if (std::find(d1_tables.begin(), d1_tables.end(), table_.def.name) == d1_tables.end()) {
-		throw Error("55000", "D1 has no table \"" + table_.def.name + "\" to sync " + table_.display_name + " into",
-		            {}, "Copy the table first: SELECT pg2d1_migrate('" + table_.display_name + "');");
+		throw Error("55000", "D1 has no table \"" + table_.def.name + "\" to sync " + table_.display_name + " into", {},
+		            "Copy the table first: SELECT pg2d1_migrate('" + table_.display_name + "');");
 	}
 	check_d1_table_matches(*client_, table_.def, table_.display_name);
 	in_transaction([&] { reset_attempts(p_.job_id); });
@@ -267,8 +267,10 @@ std::vector<Key> Sync::gone_keys(const std::vector<Key> &keys) {
 		std::vector<SpiArg> args = key_args(keys, from, to);
 		in_transaction([&] {
 			uint64 m = spi_exec("SELECT " + k.d1_exprs + " FROM (SELECT " + k.casts + " FROM ROWS FROM (" +
-			                        k.unnest_args + ") AS pg2d1_u(" + k.alias + ")) AS pg2d1_d WHERE NOT EXISTS (SELECT "
-			                        "FROM " + table_.qualified_name + " AS pg2d1_t WHERE " + k.match_d + ")",
+			                        k.unnest_args + ") AS pg2d1_u(" + k.alias +
+			                        ")) AS pg2d1_d WHERE NOT EXISTS (SELECT "
+			                        "FROM " +
+			                        table_.qualified_name + " AS pg2d1_t WHERE " + k.match_d + ")",
 			                    args, true);
 			const size_t nk = table_.key_columns.size();
 			pg_call([&] {
@@ -315,10 +317,10 @@ int64_t Sync::upsert_present(const std::vector<Key> &keys) {
 		std::vector<SpiArg> args = key_args(keys, from, to);
 		in_transaction([&] {
 			// The table as alias pg2d1_t: select_list() names its columns unqualified.
-			uint64 n = spi_exec("SELECT " + table_.select_list() + " FROM ROWS FROM (" + k.unnest_args +
-			                        ") AS pg2d1_u(" + k.alias + ") JOIN " + table_.qualified_name + " AS pg2d1_t ON " +
-			                        k.match_u,
-			                    args, true);
+			uint64 n =
+			    spi_exec("SELECT " + table_.select_list() + " FROM ROWS FROM (" + k.unnest_args + ") AS pg2d1_u(" +
+			                 k.alias + ") JOIN " + table_.qualified_name + " AS pg2d1_t ON " + k.match_u,
+			             args, true);
 			pg_call([&] {
 				MemoryContext old = MemoryContextSwitchTo(ctx_);
 				TupleDesc desc = SPI_tuptable->tupdesc;
@@ -350,10 +352,12 @@ Sync::KeySql Sync::key_sql() const {
 		const SourceColumn &c = table_.columns[table_.key_columns[i]];
 		std::string u = "pg2d1_k" + std::to_string(i);
 		std::string cast = "pg2d1_u." + u + "::" + c.type_sql;
-		k.unnest_args += std::string(i ? ", " : "") + "pg_catalog.unnest($" + std::to_string(i + 1) + "::pg_catalog.text[])";
+		k.unnest_args +=
+		    std::string(i ? ", " : "") + "pg_catalog.unnest($" + std::to_string(i + 1) + "::pg_catalog.text[])";
 		k.alias += std::string(i ? ", " : "") + u;
 		k.match_u += std::string(i ? " AND " : "") + "pg2d1_t." + quote_ident(c.name) + " = " + cast;
-		k.match_d += std::string(i ? " AND " : "") + "pg2d1_t." + quote_ident(c.name) + " = pg2d1_d." + quote_ident(c.name);
+		k.match_d +=
+		    std::string(i ? " AND " : "") + "pg2d1_t." + quote_ident(c.name) + " = pg2d1_d." + quote_ident(c.name);
 		k.casts += std::string(i ? ", " : "") + cast + " AS " + quote_ident(c.name);
 		k.d1_exprs += std::string(i ? ", " : "") + c.select_expr;
 	}
@@ -600,15 +604,18 @@ void Sync::reconcile() {
 			throw Error("0A000",
 			            "pg2d1 cannot reconcile " + table_.display_name + ": its key has a bytea column (\"" +
 			                table_.columns[k].name + "\")",
-			            {}, "Re-copy the table instead: SELECT pg2d1_migrate('" + table_.display_name +
-			                    "', resume => false); after DELETE FROM it in D1.");
+			            {},
+			            "Re-copy the table instead: SELECT pg2d1_migrate('" + table_.display_name +
+			                "', resume => false); after DELETE FROM it in D1.");
 		}
 	}
 	std::optional<std::vector<std::string>> after_lits;
 	const KeySql ks = key_sql();
 	for (;;) {
 		StatementResult r;
-		with_d1_retry([&] { r = client_->raw({d1_key_page_sql(table_.def.name, key_names, after_lits, kKeyPage), {}}); });
+		with_d1_retry([&] {
+			r = client_->raw({d1_key_page_sql(table_.def.name, key_names, after_lits, kKeyPage), {}});
+		});
 		std::vector<Key> d1_keys;
 		for (auto &row : r.rows) {
 			bool ok = row.size() == nk;
@@ -637,8 +644,10 @@ void Sync::reconcile() {
 			std::vector<std::vector<std::string>> cols(nk);
 			in_transaction([&] {
 				uint64 m = spi_exec("SELECT pg2d1_u.pg2d1_n FROM ROWS FROM (" + ks.unnest_args +
-				                        ") WITH ORDINALITY AS pg2d1_u(" + ks.alias + ", pg2d1_n) WHERE NOT EXISTS (SELECT "
-				                        "FROM " + table_.qualified_name + " AS pg2d1_t WHERE " + ks.match_u + ")",
+				                        ") WITH ORDINALITY AS pg2d1_u(" + ks.alias +
+				                        ", pg2d1_n) WHERE NOT EXISTS (SELECT "
+				                        "FROM " +
+				                        table_.qualified_name + " AS pg2d1_t WHERE " + ks.match_u + ")",
 				                    key_args(d1_keys, 0, d1_keys.size()), true);
 				for (uint64 i = 0; i < m; i++) {
 					const Key &k = d1_keys[static_cast<size_t>(get_int64(i, 1) - 1)];
@@ -659,10 +668,11 @@ void Sync::reconcile() {
 	}
 	in_transaction([&] { end_reconcile(p_.relid); });
 	pg_call([&] {
-		ereport(LOG, (errmsg("pg2d1: sync job %lld reconciled %s: %lld rows compared, %lld differ in D1, %lld only in D1",
-		                     static_cast<long long>(p_.job_id), table_.display_name.c_str(),
-		                     static_cast<long long>(compared), static_cast<long long>(differing),
-		                     static_cast<long long>(extra))));
+		ereport(
+		    LOG,
+		    (errmsg("pg2d1: sync job %lld reconciled %s: %lld rows compared, %lld differ in D1, %lld only in D1",
+		            static_cast<long long>(p_.job_id), table_.display_name.c_str(), static_cast<long long>(compared),
+		            static_cast<long long>(differing), static_cast<long long>(extra))));
 	});
 }
 

@@ -61,7 +61,8 @@ TEST(SyncSql, DeletesCompositeTextKeysWithQuotes) {
 TEST(SyncSql, AtMostMaxKeysPerStatement) {
 	SqliteDb db;
 	db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
-	db.exec("WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 2500) INSERT INTO t SELECT i FROM g");
+	db.exec(
+	    "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 2500) INSERT INTO t SELECT i FROM g");
 	std::vector<std::vector<std::string>> keys;
 	for (int i = 1; i <= 2500; i++) {
 		keys.push_back({std::to_string(i)});
