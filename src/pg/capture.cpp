@@ -21,12 +21,14 @@ extern "C" {
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
 }
 
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -34,6 +36,34 @@ namespace pg2d1 {
 namespace {
 
 constexpr size_t kLogBatch = 10000; // keys per INSERT into pg2d1.changes
+
+// The key attnums of synced tables (nullopt: not synced), per backend. Enabling, disabling
+// or re-keying a sync creates or drops the table's triggers, which invalidates its relcache
+// entry in every backend: the callback forgets the table here too.
+std::unordered_map<Oid, std::optional<std::vector<int>>> key_cache;
+bool callback_registered = false;
+
+void forget_relation(Datum, Oid relid) noexcept {
+	if (relid == InvalidOid) {
+		key_cache.clear();
+	} else {
+		key_cache.erase(relid);
+	}
+}
+
+std::optional<std::vector<int>> cached_key_attnums(Oid relid) {
+	auto it = key_cache.find(relid);
+	if (it != key_cache.end()) {
+		return it->second;
+	}
+	if (!callback_registered) {
+		pg_call([] { CacheRegisterRelcacheCallback(forget_relation, (Datum)0); });
+		callback_registered = true;
+	}
+	std::optional<std::vector<int>> k = capture_key_attnums(relid);
+	key_cache[relid] = k;
+	return k;
+}
 
 bool plain_key_type(Oid type) {
 	switch (type) {
@@ -157,7 +187,7 @@ PG2D1_FUNCTION(pg2d1_capture) {
 				elog(ERROR, "pg2d1: SPI_connect failed");
 			}
 		});
-		std::optional<std::vector<int>> attnums = capture_key_attnums(r.relid);
+		std::optional<std::vector<int>> attnums = cached_key_attnums(r.relid);
 		if (attnums) {
 			wake_followers_at_commit(r.relid);
 			if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event)) {

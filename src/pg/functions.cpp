@@ -1041,7 +1041,11 @@ PG2D1_FUNCTION(pg2d1_sync) {
 	const int64_t up_to = with_spi([&] { return max_change_id(p.relid); });
 	int64_t job = 0;
 	for (;;) {
-		if (with_spi([&] { return pending_changes_of_others(p.relid, up_to); }) == 0) {
+		bool reconcile_due = with_spi([&] {
+			std::optional<SyncRow> now = load_sync(p.relid);
+			return now && now->reconcile;
+		});
+		if (!reconcile_due && with_spi([&] { return pending_changes_of_others(p.relid, up_to); }) == 0) {
 			if (job == 0) {
 				notice(display + ": every change committed before this call is in D1 already");
 				fcinfo->isnull = true; // no job was needed

@@ -66,7 +66,7 @@ class Sync {
   private:
 	bool claim();
 	void prepare();
-	Round round(int64_t up_to);
+	Round round(int64_t &up_to);
 	struct KeySql {
 		std::string unnest_args; // unnest($1::text[]), … — one text array per key column
 		std::string alias;       // pg2d1_k0, …
@@ -85,7 +85,7 @@ class Sync {
 	void send(std::vector<Statement> statements);
 	bool lock_table();
 	void unlock_table() noexcept;
-	void check_sync();
+	bool check_sync();
 	void report_activity(const std::string &phase);
 	void update_progress(bool force);
 	template <typename F> void with_d1_retry(F &&f);
@@ -193,7 +193,8 @@ bool Sync::claim() {
 }
 
 // Throws when the sync was disabled or stopped, or the table's columns changed (which stops it).
-void Sync::check_sync() {
+// True when a reconcile is due.
+bool Sync::check_sync() {
 	std::optional<SyncRow> s = load_sync(p_.relid);
 	if (!s) {
 		throw Error("55000", "sync of " + table_.display_name + " is not enabled", {},
@@ -213,13 +214,14 @@ void Sync::check_sync() {
 		            "Change the D1 table to match (pg2d1_ddl shows it), then call pg2d1_enable_sync('" +
 		                table_.display_name + "') again: it compares D1 with the table and writes what differs.");
 	}
+	return s->reconcile;
 }
 
 void Sync::prepare() {
 	report_activity("preparing");
 	in_transaction([&] {
 		table_ = load_source_table(p_.relid);
-		check_sync();
+		(void)check_sync();
 		target_ = resolve_target(p_.target[0] ? std::optional<std::string>(p_.target) : std::nullopt);
 		set_phase(p_.job_id, "preparing");
 	});
@@ -418,16 +420,32 @@ void Sync::apply(const std::vector<Key> &keys, bool truncate, int64_t &upserts, 
 	upserts += upsert_present(keys);
 }
 
-Round Sync::round(int64_t up_to) {
+Round Sync::round(int64_t &up_to) {
 	if (!lock_table()) {
 		return Round::Busy;
 	}
 	std::vector<Change> changes;
 	try {
+		bool reconcile_now = false;
 		in_transaction([&] {
-			check_sync();
-			changes = fetch_changes(p_.relid, up_to, kRoundChanges);
+			reconcile_now = check_sync();
+			if (!reconcile_now) {
+				changes = fetch_changes(p_.relid, up_to, kRoundChanges);
+			}
 		});
+		if (reconcile_now) {
+			// Under the table lock: never while a copy writes the table.
+			reconcile();
+			if (up_to != INT64_MAX) {
+				in_transaction([&] {
+					up_to = max_change_id(p_.relid);
+					set_rows_total(p_.job_id, pending_changes(p_.relid, up_to));
+					set_phase(p_.job_id, "applying changes");
+				});
+			}
+			unlock_table();
+			return Round::Applied;
+		}
 		if (changes.empty()) {
 			unlock_table();
 			return Round::Empty;
@@ -682,25 +700,6 @@ void Sync::run() {
 	}
 	const bool follow = p_.flags & kJobFollow;
 	with_d1_retry([&] { prepare(); });
-	bool need_reconcile = false;
-	in_transaction([&] {
-		std::optional<SyncRow> s = load_sync(p_.relid);
-		need_reconcile = s && s->reconcile;
-	});
-	if (need_reconcile) {
-		// Not while a copy runs: its rows would be compared half-written.
-		while (!lock_table()) {
-			report_activity("waiting for the migration of the table");
-			sleep_interruptibly(kBusySleepS);
-		}
-		try {
-			reconcile();
-		} catch (...) {
-			unlock_table();
-			throw;
-		}
-		unlock_table();
-	}
 	int64_t up_to = INT64_MAX;
 	bool woken = false;
 	if (!follow) {
