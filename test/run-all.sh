@@ -92,7 +92,8 @@ if [ "$BUILD_OK" = 1 ]; then
   suite "workers" test/integration/test_workers.sh workers
   suite "security" test/integration/test_security.sh security
   suite "completeness" test/integration/test_complete.sh complete
-  suite "upgrade 0.1.0 → 0.2.0" test/integration/test_upgrade.sh upgrade
+  suite "sync" test/integration/test_sync.sh sync
+  suite "upgrade 0.1.0 → 0.3.0" test/integration/test_upgrade.sh upgrade
   suite "Debian package" test/integration/test_package.sh package
 fi
 
