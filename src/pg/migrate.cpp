@@ -102,6 +102,29 @@ void wait_for_d1(int64_t job_id, int &waits, const Error &e) {
 	}
 }
 
+bool take_job_row(const JobParams &p, SourceTable &table) {
+	// The job row: inserted by us (wait => true) or by the caller (wait for its commit).
+	std::optional<JobRow> job;
+	for (int attempt = 0; attempt < 600 && !job; attempt++) {
+		in_transaction([&] {
+			table = load_source_table(p.relid);
+			if (p.flags & kJobCreateRow) {
+				insert_job(p, table.display_name, "running");
+			}
+			job = load_job(p.job_id);
+		});
+		if (!job) {
+			sleep_interruptibly(0.1);
+		}
+	}
+	if (!job) {
+		return false; // never committed by its caller
+	}
+	bool claimed = false;
+	in_transaction([&] { claimed = claim_job(p.job_id); });
+	return claimed;
+}
+
 namespace {
 
 std::string error_text(const std::exception &e) {
@@ -236,26 +259,7 @@ bool Migration::claim_job() {
 		});
 		return false;
 	}
-	// The job row: inserted by us (wait => true) or by the caller (wait for its commit).
-	std::optional<JobRow> job;
-	for (int attempt = 0; attempt < 600 && !job; attempt++) {
-		in_transaction([&] {
-			table_ = load_source_table(p_.relid);
-			if (p_.flags & kJobCreateRow) {
-				insert_job(p_, table_.display_name, "running");
-			}
-			job = load_job(p_.job_id);
-		});
-		if (!job) {
-			sleep_interruptibly(0.1);
-		}
-	}
-	if (!job) {
-		return false; // never committed by its caller
-	}
-	bool claimed = false;
-	in_transaction([&] { claimed = pg2d1::claim_job(p_.job_id); });
-	return claimed;
+	return take_job_row(p_, table_);
 }
 
 void Migration::wait_for_dependency() {

@@ -7,6 +7,7 @@
 // Called by pg2d1_worker_main (worker.cpp).
 #pragma once
 
+#include "catalog.hpp"
 #include "jobs.hpp"
 #include "core/error.hpp"
 
@@ -23,5 +24,9 @@ void sleep_interruptibly(double seconds);
 // reason and the next attempt (5 s, doubling per consecutive wait up to 5 min), sleeps, and
 // returns to `running`. Throws 57014 when the job was cancelled meanwhile.
 void wait_for_d1(int64_t job_id, int &waits, const Error &e);
+// After the worker took its lock: loads the table, inserts the job row when the worker owns
+// it (wait => true) or waits up to 60 s for the caller's commit, and claims the job (CAS to
+// running). False when the job is not this worker's to run.
+bool take_job_row(const JobParams &p, SourceTable &table);
 
 } // namespace pg2d1

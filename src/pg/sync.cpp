@@ -172,24 +172,7 @@ bool Sync::claim() {
 		});
 		return false;
 	}
-	std::optional<JobRow> job;
-	for (int attempt = 0; attempt < 600 && !job; attempt++) {
-		in_transaction([&] {
-			table_ = load_source_table(p_.relid);
-			if (p_.flags & kJobCreateRow) {
-				insert_job(p_, table_.display_name, "running");
-			}
-			job = load_job(p_.job_id);
-		});
-		if (!job) {
-			sleep_interruptibly(0.1);
-		}
-	}
-	bool claimed = false;
-	if (job) {
-		in_transaction([&] { claimed = pg2d1::claim_job(p_.job_id); });
-	}
-	return claimed;
+	return take_job_row(p_, table_);
 }
 
 // Throws when the sync was disabled or stopped, or the table's columns changed (which stops it).
