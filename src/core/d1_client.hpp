@@ -1,11 +1,14 @@
 // d1_client.hpp — synchronous D1 REST client (libcurl + jansson) with retries, backoff with
-// jitter, Retry-After and a requests/s rate limiter that several clients (threads, processes) may share.
-// Must never put the API token anywhere but the Authorization header: not in errors,
-// messages, stats or logs. Must never retry a permanent failure.
-// Called by the PostgreSQL side (src/pg/*) for validate, setup_schema, migrate and query.
+// jitter, Retry-After and a requests/s rate limiter that several clients (threads, processes) may share;
+// also D1's import API (init → PUT to a presigned R2 URL → ingest → poll).
+// Must never put the API token anywhere but the Authorization header of API requests: not in errors,
+// messages, stats or logs, and never in an upload to a presigned URL; must never print a presigned URL's
+// query string (its signature). Must never retry a permanent failure.
+// Called by the PostgreSQL side (src/pg/*) for validate, setup_schema, migrate, import and query.
 #pragma once
 
 #include "d1_response.hpp"
+#include "error.hpp"
 #include "rate_limiter.hpp"
 #include "statement.hpp"
 
@@ -33,6 +36,11 @@ struct D1Config {
 	// Shared budget: every client given the same limiter sends at most requests_per_second in total, and a
 	// 429 / Retry-After seen by one of them pauses them all. nullptr: the client makes a private one.
 	std::shared_ptr<RateLimiter> rate_limiter;
+	// batch() of more than one statement throws at once, without retries, when the failure says the request was
+	// too large or too slow (HTTP 413, a request timeout, D1 overloaded or "exceeded timeout" without Retry-After):
+	// the Error has size_related() set so a RequestSizer can send the same statements in smaller requests. A
+	// single-statement batch keeps the normal retries. Other failures are unaffected.
+	bool size_failures_fail_fast = false;
 };
 
 struct ClientStats {
@@ -66,6 +74,23 @@ struct TokenInfo {
 	std::string status; // "active", "disabled", "expired"
 };
 
+// One answer of D1's import endpoint (d1-rest-api.md §6): init's "upload needed" form (Response A: filename and
+// upload_url), or a polling response (init's Response B, ingest, poll).
+struct ImportState {
+	bool ok = true;                    // result.success (false = D1's polling-failure form {success:false,error})
+	std::string status;                // "active" | "complete" | "error" | "" (polling failure / init Response A)
+	std::string filename;              // init Response A
+	std::string upload_url;            // init Response A; empty for Response B (file already uploaded: import started)
+	std::string at_bookmark;           // Time Travel bookmark of the import (poll with it)
+	std::vector<std::string> messages; // D1's log lines since the last poll ("Processed 1477 queries.")
+	std::string error;                 // result.error, or result.errors[] joined with "; "
+	int64_t num_queries = -1;          // complete only (result.result.num_queries)
+	int64_t rows_written = -1;         // complete only (result.result.meta.rows_written)
+	bool needs_upload() const {
+		return !upload_url.empty();
+	}
+};
+
 class D1Client {
   public:
 	// `should_abort` is polled while waiting (backoff, rate limit, transfers); when it
@@ -94,6 +119,23 @@ class D1Client {
 	// GET …/accounts/{account}/tokens/verify, falling back to /user/tokens/verify.
 	TokenInfo verify_token();
 
+	// Import API: POST …/d1/database/{db}/import, with batch()'s retries, rate limit, abort and error classes
+	// (a poll answered 202 "active" is a success) and a request timeout of at least 90 s. `etag` is the lowercase
+	// MD5 hex of the SQL file (md5.hpp); an etag that is not 32 hex digits throws Error 22023.
+	// {"action":"init","etag":…}: Response A (needs_upload()) or Response B (already uploaded; import started).
+	ImportState import_init(const std::string &etag);
+	// PUT of the file at `file_path` to the presigned `upload_url`, streamed from disk (never loaded whole) with a
+	// Content-Length, without the Authorization header or any Cloudflare header; no rate-limit slot, abortable.
+	// Succeeds on HTTP 200 with an ETag equal to `etag` (quotes stripped, case-insensitive); anything else is
+	// retried with backoff (transport errors too), then thrown as a retryable Error ("File could not be uploaded
+	// (HTTP 500). Please retry.", "File contents did not upload successfully (ETag mismatch). Please retry.").
+	// Messages name the URL as scheme://host/path only. A file that cannot be read throws a permanent Error.
+	void import_upload(const std::string &upload_url, const std::string &file_path, const std::string &etag);
+	// {"action":"ingest","etag":…,"filename":…}: starts the import of the uploaded file.
+	ImportState import_ingest(const std::string &etag, const std::string &filename);
+	// {"action":"poll","current_bookmark":…}: the import's progress since the last poll.
+	ImportState import_poll(const std::string &bookmark);
+
 	const ClientStats &stats() const {
 		return stats_;
 	}
@@ -104,6 +146,7 @@ class D1Client {
   private:
 	struct Impl;
 	Response exchange(const char *method, const std::string &path, const std::string *body, bool raw_shape);
+	ImportState import_call(const std::string &body);
 	D1Config config_;
 	std::function<bool()> should_abort_;
 	ClientStats stats_;

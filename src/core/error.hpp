@@ -1,5 +1,6 @@
 // error.hpp — the one exception type the core throws for anything a user must see; retryable() marks a failure
-// that is expected to pass by itself (D1 unreachable, rate-limited or overloaded past the retry budget).
+// that is expected to pass by itself (D1 unreachable, rate-limited or overloaded past the retry budget), and
+// size_related() one that says the request was too large or too slow (a smaller request may pass).
 // Must never carry a secret (API token) in any field.
 // Thrown by every src/core module; caught at the PostgreSQL boundary (src/pg/boundary.*),
 // which turns it into ereport(ERROR) with the SQLSTATE, DETAIL and HINT given here.
@@ -48,12 +49,23 @@ class Error : public std::runtime_error {
 	const std::string &hint() const noexcept {
 		return hint_;
 	}
+	// The request was too large or too slow for D1 (HTTP 413, a request timeout, "D1 DB is overloaded",
+	// "exceeded timeout"): the same data in smaller requests may pass (RequestSizer halves its requests on it).
+	// Independent of retryable(); constructors leave it false.
+	bool size_related() const noexcept {
+		return size_related_;
+	}
+	Error &mark_size_related(bool on = true) noexcept {
+		size_related_ = on;
+		return *this;
+	}
 
   private:
 	std::string sqlstate_;
 	std::string detail_;
 	std::string hint_;
 	bool retryable_ = false;
+	bool size_related_ = false;
 };
 
 } // namespace pg2d1

@@ -536,10 +536,9 @@ int64_t submit_job(JobParams &p, const std::string &display, bool wait) {
 		wake_launcher_at_commit();
 	} else {
 		start_job_worker(p, false);
-		why_no_launcher = guc_database == nullptr
-		                      ? "pg2d1 is not in shared_preload_libraries"
-		                      : "the launcher watches database \"" + std::string(guc_database) +
-		                            "\" (pg2d1.database), not this one";
+		why_no_launcher = guc_database == nullptr ? "pg2d1 is not in shared_preload_libraries"
+		                                          : "the launcher watches database \"" + std::string(guc_database) +
+		                                                "\" (pg2d1.database), not this one";
 		notice("job " + std::to_string(p.job_id) + " runs in a background worker now; it is not restarted after a " +
 		       "server restart because " + why_no_launcher + ": call " +
 		       ((p.flags & kJobSync) ? "pg2d1_sync" : "pg2d1_migrate") + " again to resume");
@@ -550,7 +549,7 @@ int64_t submit_job(JobParams &p, const std::string &display, bool wait) {
 } // namespace pg2d1
 
 // pg2d1_migrate(tbl regclass, checkpoint_size int, batch_size int, resume bool, mode text,
-//               target text, wait bool, depends_on bigint) → bigint job id
+//               target text, wait bool, depends_on bigint, verify bool, method text) → bigint job id
 PG2D1_FUNCTION(pg2d1_migrate) {
 	JobParams p;
 	memset(&p, 0, sizeof(p));
@@ -588,6 +587,20 @@ PG2D1_FUNCTION(pg2d1_migrate) {
 		throw Error(sqlstate::kInvalidParameter, "mode must be 'resumable' or 'traditional', not '" + mode + "'");
 	}
 	p.flags |= mode == "traditional" ? uint32_t(kJobTraditional) : 0u;
+	std::string method = pg_call([&] { return PG_NARGS() > 9; }) ? text_arg(fcinfo, 9).value_or("auto") : "auto";
+	if (method == "import") {
+		p.flags |= kJobImport;
+	} else if (method == "auto") {
+		p.flags |= kJobAutoMethod;
+	} else if (method != "query") {
+		throw Error(sqlstate::kInvalidParameter, "method must be 'auto', 'query' or 'import', not '" + method + "'", {},
+		            "'auto' imports a first load of a large table into an empty D1 table and sends batches of "
+		            "queries otherwise.");
+	}
+	if (method == "import" && mode == "traditional") {
+		throw Error(sqlstate::kInvalidParameter, "method => 'import' needs mode => 'resumable'", {},
+		            "An import carries the checkpoints of its ranges; mode => 'traditional' has none.");
+	}
 	bool size_given = false;
 	pg_call([&] { size_given = !PG_ARGISNULL(1); });
 	if (!size_given) {
@@ -790,11 +803,13 @@ PG2D1_FUNCTION(pg2d1_retry_failed) {
 	with_spi([&] { (void)retry_failed_local(relid); });
 	update_remote_ledger(target, remote_ledger::retry_failed_sql, relid);
 	int64_t job = with_spi([&] {
-		spi_exec("SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
-		         "ON n.oid OPERATOR(pg_catalog.=) e.extnamespace WHERE e.extname OPERATOR(pg_catalog.=) 'pg2d1'",
-		         {}, true);
+		spi_exec(
+		    "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n "
+		    "ON n.oid OPERATOR(pg_catalog.=) e.extnamespace WHERE e.extname OPERATOR(pg_catalog.=) 'pg2d1'",
+		    {}, true);
 		std::string schema = get_text(0, 1);
-		spi_exec("SELECT " + schema + ".pg2d1_migrate($1::pg_catalog.oid::pg_catalog.regclass, target => $2, wait => $3)",
+		spi_exec("SELECT " + schema +
+		             ".pg2d1_migrate($1::pg_catalog.oid::pg_catalog.regclass, target => $2, wait => $3)",
 		         {oid_arg(relid), text_arg(target.value_or(""), true), bool_arg(wait)});
 		return get_int64(0, 1);
 	});
@@ -948,8 +963,8 @@ PG2D1_FUNCTION(pg2d1_enable_sync) {
 	              fn);
 	ddl.push_back("CREATE TRIGGER pg2d1_capture_delete AFTER DELETE ON " + q +
 	              " REFERENCING OLD TABLE AS pg2d1_old FOR EACH STATEMENT EXECUTE FUNCTION " + fn);
-	ddl.push_back("CREATE TRIGGER pg2d1_capture_truncate AFTER TRUNCATE ON " + q + " FOR EACH STATEMENT EXECUTE FUNCTION " +
-	              fn);
+	ddl.push_back("CREATE TRIGGER pg2d1_capture_truncate AFTER TRUNCATE ON " + q +
+	              " FOR EACH STATEMENT EXECUTE FUNCTION " + fn);
 	run_as_caller(ddl);
 	std::string msg = tbl + ": changes are captured from now on (key: " + t.key_list() + ")";
 	if (reconcile) {
@@ -1066,8 +1081,9 @@ PG2D1_FUNCTION(pg2d1_sync) {
 		}
 		std::optional<JobRow> row = with_spi([&] { return load_job(job); });
 		if (row && row->status == "failed") {
-			throw Error("38000", "pg2d1 sync job " + std::to_string(job) + " for \"" + display + "\" failed", {},
-			            "See pg2d1_sync_status.last_error; fix the cause and call pg2d1_sync again: no change is lost.");
+			throw Error(
+			    "38000", "pg2d1 sync job " + std::to_string(job) + " for \"" + display + "\" failed", {},
+			    "See pg2d1_sync_status.last_error; fix the cause and call pg2d1_sync again: no change is lost.");
 		}
 		pg_call([] {
 			(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 200L, PG_WAIT_EXTENSION);

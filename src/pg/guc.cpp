@@ -4,6 +4,8 @@
 #include "guc.hpp"
 #include "jobs.hpp"
 
+#include <climits>
+
 extern "C" {
 #include "postgres.h"
 #include "miscadmin.h"
@@ -24,6 +26,9 @@ int guc_max_statements_per_request = 50;
 char *guc_database = nullptr;
 int guc_max_workers = 4;
 bool guc_numeric_as_real = false;
+char *guc_import_directory = nullptr;
+int guc_import_file_size = 1024 * 1024; // kB: 1 GB
+int guc_import_min_rows = 500000;
 
 void define_gucs() {
 	DefineCustomStringVariable("pg2d1.api_url", "Base URL of the Cloudflare API, used when a server has no api_url.",
@@ -60,6 +65,20 @@ void define_gucs() {
 	                         "Off: numeric goes to D1 as TEXT, exact at any precision. On: as REAL, each value "
 	                         "rounded to the nearest double, for arithmetic and sorting in D1.",
 	                         &guc_numeric_as_real, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	// Import files hold table data: where they go is the server's business (superusers,
+	// postgresql.conf), never a session's.
+	DefineCustomStringVariable("pg2d1.import_directory", "Directory for the SQL files of imports.",
+	                           "Empty: pg2d1_import under the data directory. Files are mode 0600 and removed as soon "
+	                           "as D1 has imported them.",
+	                           &guc_import_directory, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("pg2d1.import_file_size", "Size at which an import file is closed.",
+	                        "A file holds whole checkpoints and is closed at the first checkpoint end past this size; "
+	                        "D1 takes files up to 5 GB.",
+	                        &guc_import_file_size, 1024 * 1024, 64, 4 * 1024 * 1024, PGC_SIGHUP, GUC_UNIT_KB, nullptr,
+	                        nullptr, nullptr);
+	DefineCustomIntVariable("pg2d1.import_min_rows", "Rows from which method => 'auto' imports a first load.",
+	                        "Below it, or into a D1 table that has rows, 'auto' sends batches of queries.",
+	                        &guc_import_min_rows, 500000, 0, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("pg2d1");
 }
 

@@ -20,6 +20,9 @@ extern int guc_max_statements_per_request;
 extern char *guc_database;
 extern int guc_max_workers;
 extern bool guc_numeric_as_real;
+extern char *guc_import_directory; // "" = <data directory>/pg2d1_import
+extern int guc_import_file_size;   // kB
+extern int guc_import_min_rows;
 
 void define_gucs();
 

@@ -113,7 +113,7 @@ constexpr const char *kJobColumns =
     "j.mode, coalesce(j.target, ''), coalesce(j.depends_on, 0), j.verify, j.numeric_as_real, "
     "j.requests_per_second, j.max_retries, j.request_timeout_ms, j.max_statement_bytes, j.max_request_bytes, "
     "j.max_statements_per_request, coalesce(j.d1_columns, ''), j.attempts, r.oid, coalesce(r.rolcanlogin, false), "
-    "j.kind, j.follow";
+    "j.kind, j.follow, j.method";
 constexpr const char *kJobFrom = " FROM pg2d1.jobs j LEFT JOIN pg_catalog.pg_roles r ON r.rolname = j.owner ";
 
 JobRow read_job_row(uint64 i) {
@@ -145,10 +145,12 @@ JobRow read_job_row(uint64 i) {
 	j.owner_can_login = get_bool(i, 23);
 	bool sync = get_text(i, 24) == "sync";
 	bool follow = get_bool(i, 25);
+	std::string method = get_text(i, 26);
 	p.dboid = MyDatabaseId;
 	p.flags = (resume ? uint32_t(kJobResume) : 0u) | (mode == "traditional" ? uint32_t(kJobTraditional) : 0u) |
 	          (verify ? uint32_t(kJobVerify) : 0u) | (numeric_real ? uint32_t(kJobNumericReal) : 0u) |
-	          (sync ? uint32_t(kJobSync) : 0u) | (sync && follow ? uint32_t(kJobFollow) : 0u);
+	          (sync ? uint32_t(kJobSync) : 0u) | (sync && follow ? uint32_t(kJobFollow) : 0u) |
+	          (method == "import" ? uint32_t(kJobImport) : 0u) | (method == "auto" ? uint32_t(kJobAutoMethod) : 0u);
 	if (target.size() >= sizeof(p.target)) {
 		target.clear(); // the table's CHECK forbids it; never overflow
 	}
@@ -231,14 +233,15 @@ void insert_job(const JobParams &p, const std::string &table_name, const char *s
 	                            bool_arg((p.flags & kJobVerify) != 0),
 	                            bool_arg((p.flags & kJobNumericReal) != 0),
 	                            text_arg((p.flags & kJobSync) ? "sync" : "migrate"),
-	                            bool_arg((p.flags & kJobFollow) != 0)};
+	                            bool_arg((p.flags & kJobFollow) != 0),
+	                            text_arg(method_name(p.flags))};
 	as_store([&] {
 		spi_exec(
 		    "INSERT INTO pg2d1.jobs (job_id, table_name, relid, owner, status, checkpoint_size, batch_size, resume, "
 		    "mode, target, depends_on, requests_per_second, max_retries, request_timeout_ms, max_statement_bytes, "
-		    "max_request_bytes, max_statements_per_request, verify, numeric_as_real, kind, follow) "
+		    "max_request_bytes, max_statements_per_request, verify, numeric_as_real, kind, follow, method) "
 		    "VALUES ($1, $2, $3::oid::regclass, $4, $5, $6, $7, $8, $9, $10, nullif($11, 0), $12, $13, $14, $15, "
-		    "$16, $17, $18, $19, $20, $21) ON CONFLICT (job_id) DO NOTHING",
+		    "$16, $17, $18, $19, $20, $21, $22) ON CONFLICT (job_id) DO NOTHING",
 		    args);
 	});
 }
@@ -254,12 +257,11 @@ std::optional<JobRow> load_job(int64_t job_id) {
 
 std::optional<int64_t> active_job(Oid relid, bool launcher_serves_db, bool sync) {
 	return as_store([&]() -> std::optional<int64_t> {
-		if (spi_exec(
-		        "SELECT j.job_id FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass AND j.status IN "
-		        "('queued','running','waiting') AND j.origin = pg2d1._origin() AND j.kind = $3 AND "
-		        "(($2 AND j.status = 'queued') OR pg2d1._job_has_worker(j.relid, j.kind)) ORDER BY j.job_id DESC "
-		        "LIMIT 1",
-		        {oid_arg(relid), bool_arg(launcher_serves_db), text_arg(sync ? "sync" : "migrate")}) == 0) {
+		if (spi_exec("SELECT j.job_id FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass AND j.status IN "
+		             "('queued','running','waiting') AND j.origin = pg2d1._origin() AND j.kind = $3 AND "
+		             "(($2 AND j.status = 'queued') OR pg2d1._job_has_worker(j.relid, j.kind)) ORDER BY j.job_id DESC "
+		             "LIMIT 1",
+		             {oid_arg(relid), bool_arg(launcher_serves_db), text_arg(sync ? "sync" : "migrate")}) == 0) {
 			return std::nullopt;
 		}
 		return get_int64(0, 1);
@@ -340,6 +342,17 @@ void set_rows_total(int64_t job_id, int64_t rows_total) {
 	});
 }
 
+const char *method_name(uint32_t flags) {
+	return (flags & kJobSync) ? "query" : (flags & kJobAutoMethod) ? "auto" : (flags & kJobImport) ? "import" : "query";
+}
+
+void set_method(int64_t job_id, const char *method) {
+	as_store([&] {
+		spi_exec("UPDATE pg2d1.jobs SET method = $2, updated_at = clock_timestamp() WHERE job_id = $1",
+		         {int8_arg(job_id), text_arg(method)});
+	});
+}
+
 void set_phase(int64_t job_id, const std::string &phase) {
 	as_store([&] {
 		spi_exec("UPDATE pg2d1.jobs SET phase = $2, updated_at = clock_timestamp() WHERE job_id = $1",
@@ -395,12 +408,12 @@ bool cancel_job(int64_t job_id, bool check_access) {
 	}
 	int pid = 0;
 	bool cancelled = as_store([&] {
-		if (spi_exec(
-		        "UPDATE pg2d1.jobs SET status = 'cancelled', finished_at = clock_timestamp(), "
-		        "updated_at = clock_timestamp(), phase = NULL, next_attempt_at = NULL "
-		        "WHERE job_id = $1 AND status IN ('queued','running','waiting') RETURNING coalesce(pid, 0), relid::oid, "
-		        "kind = 'sync'",
-		        {int8_arg(job_id)}) == 0) {
+		if (spi_exec("UPDATE pg2d1.jobs SET status = 'cancelled', finished_at = clock_timestamp(), "
+		             "updated_at = clock_timestamp(), phase = NULL, next_attempt_at = NULL "
+		             "WHERE job_id = $1 AND status IN ('queued','running','waiting') RETURNING coalesce(pid, 0), "
+		             "relid::oid, "
+		             "kind = 'sync'",
+		             {int8_arg(job_id)}) == 0) {
 			return false;
 		}
 		pid = get_int32(0, 1);
@@ -412,7 +425,8 @@ bool cancel_job(int64_t job_id, bool check_access) {
 		if (pid != 0 &&
 		    spi_exec("SELECT 1 FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = $1 "
 		             "AND l.classid = $3 AND l.objid = $2 AND l.objsubid = 1",
-		             {int4_arg(pid), oid_arg(relid), oid_arg(static_cast<Oid>(sync ? kSyncLockClass : kLockClass))}) == 0) {
+		             {int4_arg(pid), oid_arg(relid), oid_arg(static_cast<Oid>(sync ? kSyncLockClass : kLockClass))}) ==
+		        0) {
 			pid = 0;
 		}
 		return true;
@@ -434,11 +448,12 @@ bool cancel_job(int64_t job_id, bool check_access) {
 std::vector<JobRow> launch_candidates() {
 	return as_store([] {
 		std::vector<JobRow> out;
-		uint64 n = spi_exec(job_query("WHERE j.status IN ('queued','running','waiting') AND j.origin = pg2d1._origin() "
-		                              "AND NOT pg2d1._job_has_worker(j.relid, j.kind) AND (j.next_attempt_at IS NULL OR "
-		                              "j.next_attempt_at <= clock_timestamp()) ORDER BY j.job_id")
-		                        .c_str(),
-		                    {});
+		uint64 n =
+		    spi_exec(job_query("WHERE j.status IN ('queued','running','waiting') AND j.origin = pg2d1._origin() "
+		                       "AND NOT pg2d1._job_has_worker(j.relid, j.kind) AND (j.next_attempt_at IS NULL OR "
+		                       "j.next_attempt_at <= clock_timestamp()) ORDER BY j.job_id")
+		                 .c_str(),
+		             {});
 		for (uint64 i = 0; i < n; i++) {
 			out.push_back(read_job_row(i));
 		}
@@ -648,8 +663,10 @@ int on_callers_jobs(Oid relid, std::initializer_list<const char *> statements) {
 
 bool table_has_active_job(Oid relid, bool own_only) {
 	std::string user = current_user_name();
-	std::string q = std::string("SELECT 1 FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass AND j.kind = 'migrate' AND j.status IN ") +
-	                kActive + (own_only && !caller_is_admin() ? " AND j.owner = $2" : " AND $2 IS NOT NULL");
+	std::string q =
+	    std::string(
+	        "SELECT 1 FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass AND j.kind = 'migrate' AND j.status IN ") +
+	    kActive + (own_only && !caller_is_admin() ? " AND j.owner = $2" : " AND $2 IS NOT NULL");
 	return as_store([&] { return spi_exec(q, {oid_arg(relid), text_arg(user)}, false, 1) > 0; });
 }
 
@@ -669,7 +686,8 @@ int retry_failed_local(Oid relid) {
 }
 
 int delete_table_jobs(Oid relid) {
-	return on_callers_jobs(relid, {"DELETE FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass AND j.kind = 'migrate'"});
+	return on_callers_jobs(relid,
+	                       {"DELETE FROM pg2d1.jobs j WHERE j.relid = $1::oid::regclass AND j.kind = 'migrate'"});
 }
 
 // --- table keys -------------------------------------------------------------------------------
@@ -722,13 +740,13 @@ void upsert_sync(Oid relid, const std::string &target, const std::vector<int> &k
 	}
 	std::string owner = current_user_name();
 	as_store([&] {
-		spi_exec("INSERT INTO pg2d1.sync_tables AS s (relid, owner, target, key_attnums, columns, reconcile) "
-		         "VALUES ($1::oid::regclass, $2, $3, $4::int2[], pg2d1._columns($1), $5) "
-		         "ON CONFLICT (relid) DO UPDATE SET owner = excluded.owner, target = excluded.target, "
-		         "key_attnums = excluded.key_attnums, columns = excluded.columns, status = 'enabled', "
-		         "stop_reason = NULL, reconcile = s.reconcile OR excluded.reconcile, origin = pg2d1._origin()",
-		         {oid_arg(relid), text_arg(owner), text_arg(target, true), text_array_arg(attnums),
-		          bool_arg(reconcile)});
+		spi_exec(
+		    "INSERT INTO pg2d1.sync_tables AS s (relid, owner, target, key_attnums, columns, reconcile) "
+		    "VALUES ($1::oid::regclass, $2, $3, $4::int2[], pg2d1._columns($1), $5) "
+		    "ON CONFLICT (relid) DO UPDATE SET owner = excluded.owner, target = excluded.target, "
+		    "key_attnums = excluded.key_attnums, columns = excluded.columns, status = 'enabled', "
+		    "stop_reason = NULL, reconcile = s.reconcile OR excluded.reconcile, origin = pg2d1._origin()",
+		    {oid_arg(relid), text_arg(owner), text_arg(target, true), text_array_arg(attnums), bool_arg(reconcile)});
 	});
 }
 
@@ -791,10 +809,11 @@ SPIPlanPtr key_plan = nullptr;
 
 std::optional<std::vector<int>> capture_key_attnums(Oid relid) {
 	return as_store([&]() -> std::optional<std::vector<int>> {
-		SPIPlanPtr plan = keep_plan(key_plan,
-		                            "SELECT s.key_attnums::pg_catalog.int4[]::pg_catalog.text[] FROM pg2d1.sync_tables s "
-		                            "WHERE s.relid OPERATOR(pg_catalog.=) $1",
-		                            {REGCLASSOID});
+		SPIPlanPtr plan =
+		    keep_plan(key_plan,
+		              "SELECT s.key_attnums::pg_catalog.int4[]::pg_catalog.text[] FROM pg2d1.sync_tables s "
+		              "WHERE s.relid OPERATOR(pg_catalog.=) $1",
+		              {REGCLASSOID});
 		if (run_plan(plan, {ObjectIdGetDatum(relid)}) == 0) {
 			return std::nullopt;
 		}

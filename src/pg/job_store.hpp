@@ -30,7 +30,7 @@ struct JobRow {
 };
 
 // The SQL version this library was built for (pg2d1.control's default_version).
-constexpr const char *kExtensionVersion = "0.3.0";
+constexpr const char *kExtensionVersion = "0.4.0";
 // The installed extension's version when it is not kExtensionVersion ("" when it is, or the
 // extension is not installed here).
 std::string extension_version_mismatch();
@@ -65,6 +65,9 @@ struct JobProgress {
 void update_progress(int64_t job_id, const JobProgress &p);
 void set_rows_total(int64_t job_id, int64_t rows_total);
 void set_phase(int64_t job_id, const std::string &phase); // "" = NULL
+// 'auto' | 'query' | 'import' as in pg2d1.jobs.method, from kJobAutoMethod / kJobImport.
+const char *method_name(uint32_t flags);
+void set_method(int64_t job_id, const char *method); // the worker's choice for 'auto'
 void set_verify_result(int64_t job_id, bool ok, const std::string &summary);
 void set_d1_columns(int64_t job_id, const std::string &columns);
 void reset_attempts(int64_t job_id);
@@ -122,13 +125,13 @@ void set_table_key(Oid relid, Oid key_index); // InvalidOid: back to the primary
 // --- sync (pg2d1.sync_tables, pg2d1.changes) ----------------------------------------------
 struct SyncRow {
 	std::string owner;
-	std::string target;             // "" = default resolution
-	std::vector<int> key_attnums;   // the key captured, in key order
-	std::string columns;            // pg2d1._columns() when enabled
-	std::string columns_now;        // pg2d1._columns() now
-	std::string status;             // enabled, stopped
+	std::string target;           // "" = default resolution
+	std::vector<int> key_attnums; // the key captured, in key order
+	std::string columns;          // pg2d1._columns() when enabled
+	std::string columns_now;      // pg2d1._columns() now
+	std::string status;           // enabled, stopped
 	std::string stop_reason;
-	bool reconcile = false;         // compare every key of both sides before applying changes
+	bool reconcile = false; // compare every key of both sides before applying changes
 };
 std::optional<SyncRow> load_sync(Oid relid);
 // Creates or re-enables the table's sync (owner: the caller); reconcile as given.

@@ -23,6 +23,8 @@ enum JobFlags : uint32_t {
 	kJobNumericReal = 16, // pg2d1.numeric_as_real: numeric columns go to D1 as REAL
 	kJobSync = 32,        // apply captured changes (sync.hpp), not a copy
 	kJobFollow = 64,      // sync: keep applying changes as they commit
+	kJobImport = 128,     // send the rows through D1's import API (import.hpp)
+	kJobAutoMethod = 256, // the worker chooses import or query (import.hpp: choose_method)
 };
 
 // Everything a worker needs, in bgw_extra (≤ BGW_EXTRALEN bytes).
@@ -74,13 +76,13 @@ bool launcher_serves_database(Oid dboid); // a live launcher handles this databa
 // pg2d1 is preloaded and pg2d1.database names this database: its launcher is running or
 // (re)starting, and will take queued jobs.
 bool launcher_expected_for_database(Oid dboid);
-void wake_launcher_at_commit();           // sets the launcher's latch when this transaction commits
+void wake_launcher_at_commit(); // sets the launcher's latch when this transaction commits
 // Follow mode: the sync worker of a table registers its latch; the capture trigger asks for
 // it to be set when the transaction that changed the table commits (no polling).
 bool register_follower(Oid relid); // false without shared memory (pg2d1 not preloaded)
 void unregister_follower();
 void wake_followers_at_commit(Oid relid);
-void set_launcher(bool running);          // called by the launcher itself
+void set_launcher(bool running); // called by the launcher itself
 extern "C" PGDLLEXPORT void pg2d1_launcher_main(Datum arg);
 extern "C" PGDLLEXPORT void pg2d1_worker_main(Datum arg);
 

@@ -17,9 +17,11 @@
 #include "txn.hpp"
 #include "verify.hpp"
 #include "core/async_sender.hpp"
+#include "core/request_sizer.hpp"
 #include "core/batch_planner.hpp"
 #include "core/d1_schema.hpp"
 #include "core/error.hpp"
+#include "core/import_file.hpp"
 #include "core/remote_ledger.hpp"
 #include "core/sqlite_encode.hpp"
 
@@ -35,6 +37,8 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 }
+
+#include <unistd.h>
 
 #include <sys/resource.h>
 
@@ -153,7 +157,17 @@ class Migration {
 	int64_t pg_count(const std::optional<Key> &after, const std::optional<Key> &through);
 	std::string key_range_sql(const std::optional<Key> &after, const std::optional<Key> &through,
 	                          std::vector<SpiArg> &args) const;
+	int64_t read_range(const CheckpointRow &cp, size_t max_tuple, const std::function<void(EncodedRow &)> &add,
+	                   const std::function<void()> &after_page, std::optional<Key> &seen);
 	void copy(CheckpointRow &cp, size_t index);
+	void choose_method();
+	void import_all();
+	struct FileGroup;
+	bool write_file(size_t &next, FileGroup &g);
+	void claim_group(const FileGroup &g);
+	bool group_in_d1(const FileGroup &g);
+	void complete_group(FileGroup &g);
+	void refresh_import_phase(bool force);
 	void wait_out(const Error &e);
 	void fail_checkpoint(CheckpointRow &cp, const std::string &message);
 	void mark_remote_failed(const CheckpointRow &cp, const std::string &message);
@@ -168,6 +182,7 @@ class Migration {
 	JobParams p_;
 	std::optional<D1Client> client_;        // bookkeeping requests, on this thread
 	std::optional<D1Client> sender_client_; // data requests, on the sender thread only
+	std::optional<RequestSizer> sizer_;     // used on the sender thread only
 	std::optional<AsyncSender> sender_;     // declared after its client: destroyed first
 	ClientStats sender_stats_;              // of finished senders plus the live one when idle
 	ClientStats sender_stats_done_;         // of senders already replaced
@@ -179,6 +194,14 @@ class Migration {
 	int64_t rows_total_ = 0;
 	int64_t rows_done_ = 0; // acknowledged by D1 (or completed earlier)
 	int waits_ = 0;         // consecutive waits for D1
+	bool d1_empty_ = false; // the D1 table had no rows when the job prepared (for method 'auto')
+	// import
+	std::string import_dir_;
+	std::optional<ImportRunner> importer_;
+	ClientStats import_stats_done_; // of importers already replaced
+	std::string writing_phase_;     // "import file 2: writing checkpoint 3/45", "" when not writing
+	Clock::time_point last_phase_ = Clock::now();
+	std::vector<std::vector<Statement>> param_requests_; // rows too large for a literal: sent by /query
 	Clock::time_point last_progress_ = Clock::now();
 	MemoryContext batch_context_ = nullptr;
 };
@@ -300,11 +323,22 @@ void Migration::start_sender() {
 	}
 	sender_.reset(); // joins the thread before its client goes
 	sender_client_.reset();
-	sender_.emplace([this](std::vector<Statement> &&statements) { sender_client_->batch(statements); }, kSenderQueue,
-	                [] { return interrupt_requested(); });
+	sender_.emplace(
+	    [this](std::vector<Statement> &&statements) {
+		    // A request D1 finds too large or too slow (413, timeout, overload) is split in
+		    // halves and later requests stay smaller for a while (request_sizer.hpp).
+		    sizer_->send(std::move(statements), [this](std::vector<Statement> &req) { sender_client_->batch(req); });
+	    },
+	    kSenderQueue, [] { return interrupt_requested(); });
 	// The client polls only flags (never PostgreSQL) to stop early; the token outlives the sender.
 	auto token = sender_->stop_token();
-	sender_client_.emplace(target_.config, [token] { return interrupt_requested() || token->load(); });
+	D1Config config = target_.config;
+	config.size_failures_fail_fast = true; // the sizer splits such a request instead of resending it whole
+	sender_client_.emplace(config, [token] { return interrupt_requested() || token->load(); });
+	if (!sizer_) {
+		Limits lim = limits_from_gucs(0);
+		sizer_.emplace(lim.max_request_bytes, lim.max_statements_per_request);
+	}
 	sender_stats_ = sender_stats_done_;
 }
 
@@ -349,6 +383,10 @@ void Migration::prepare() {
 		stmts.push_back({remote_ledger::forget_table_sql(table_.def.name), {}});
 	}
 	client_->batch(stmts);
+	if (p_.flags & kJobAutoMethod) {
+		d1_empty_ =
+		    d1_created || client_->raw({"SELECT 1 FROM " + quote_ident(table_.def.name) + " LIMIT 1", {}}).rows.empty();
+	}
 	if (!start_over && !d1_created) {
 		StatementResult r = client_->raw({remote_ledger::completed_ranges_sql(table_.def.name), {}});
 		for (auto &row : r.rows) {
@@ -549,18 +587,32 @@ void Migration::plan(bool have_ledger, bool d1_created, bool start_over) {
 	if (have_ledger) {
 		// Resuming this job (restart, crash): its own ledger is the plan.
 		in_transaction([&] {
-			reset_in_progress(p_.job_id);
 			checkpoints_ = load_checkpoints(p_.job_id, table_.key_columns.size());
+			reset_in_progress(p_.job_id);
 		});
-		if (d1_created) {
-			for (auto &cp : checkpoints_) {
+		std::vector<bool> rescued(checkpoints_.size(), false);
+		for (size_t i = 0; i < checkpoints_.size(); i++) {
+			CheckpointRow &cp = checkpoints_[i];
+			if (d1_created) {
 				cp.status = cp.status == "completed" ? "pending" : cp.status;
+			}
+			if (cp.status == "in_progress") {
+				// This job claimed the range in D1 before sending it (a claim resets D1's row
+				// to in_progress), so D1 saying completed means the range's last request or
+				// its import file landed before the worker died: keep it if the counts agree.
+				auto it = remote_completed_.find({cp.start_id, cp.end_id});
+				rescued[i] = !d1_created && it != remote_completed_.end();
+				cp.status = rescued[i] ? "completed" : "pending";
+				cp.records = rescued[i] ? it->second : 0;
 			}
 		}
 		check_skips(checkpoints_, false);
-		for (auto &cp : checkpoints_) {
+		for (size_t i = 0; i < checkpoints_.size(); i++) {
+			CheckpointRow &cp = checkpoints_[i];
 			if (cp.status == "pending") {
 				in_transaction([&] { mark_checkpoint(cp.id, "pending", "", 0, std::nullopt); });
+			} else if (rescued[i]) {
+				in_transaction([&] { mark_checkpoint(cp.id, "completed", "", cp.records, std::nullopt); });
 			}
 		}
 	} else {
@@ -604,6 +656,10 @@ void Migration::update_progress(bool force) {
 	last_progress_ = Clock::now();
 	ClientStats st = client_->stats();
 	st += sender_stats_;
+	st += import_stats_done_;
+	if (importer_) {
+		st += importer_->stats();
+	}
 	JobProgress p;
 	p.rows_done = rows_done_;
 	p.requests = static_cast<int64_t>(st.requests);
@@ -618,6 +674,54 @@ void Migration::mark_remote_failed(const CheckpointRow &cp, const std::string &m
 		client_->batch({{remote_ledger::fail_sql(table_.def.name, cp.start_id, cp.end_id, message), {}}});
 	} catch (const std::exception &) {
 		// D1 is unreachable or refusing: the original error is what the user needs.
+	}
+}
+
+// Reads the rows of cp's range in key order, a page of kFetchRows rows per transaction (a
+// keyset over the key's own order, its index: each page starts after the last key read and
+// never goes past the range's upper bound). `add` gets each encoded row inside the page's
+// transaction; `after_page` runs after each page. `seen` ends at the last key read.
+int64_t Migration::read_range(const CheckpointRow &cp, size_t max_tuple, const std::function<void(EncodedRow &)> &add,
+                              const std::function<void()> &after_page, std::optional<Key> &seen) {
+	const std::string head = "SELECT " + table_.select_list() + " FROM " + table_.qualified_name + " WHERE true";
+	const std::string tail = " ORDER BY " + table_.key_list() + " LIMIT " + std::to_string(kFetchRows);
+	seen = cp.after_key;
+	int64_t rows = 0;
+	EncodedRow row;
+	Key row_key;
+	for (;;) {
+		std::vector<SpiArg> args;
+		const std::string sql = head + key_range_sql(seen, cp.through_key, args) + tail;
+		uint64_t fetched = 0;
+		try {
+			in_transaction([&] {
+				fetched = spi_exec(sql, args, true);
+				pg_call([&] {
+					MemoryContext old = MemoryContextSwitchTo(batch_context_);
+					TupleDesc desc = SPI_tuptable->tupdesc;
+					for (uint64 i = 0; i < fetched; i++) {
+						HeapTuple tup = SPI_tuptable->vals[i];
+						row_key = key_texts(table_, tup, desc);
+						encode_row(table_, tup, desc, max_tuple, row);
+						add(row);
+						seen = row_key;
+					}
+					MemoryContextSwitchTo(old);
+					MemoryContextReset(batch_context_);
+				});
+			});
+		} catch (const Error &e) {
+			std::string col = row.column >= 0 ? "column \"" + table_.columns[row.column].name + "\" of " : "";
+			throw Error(e.sqlstate(),
+			            std::string(e.what()) + " (" + col + "table \"" + table_.display_name + "\", " +
+			                key_display(table_, row_key) + ")",
+			            e.detail(), e.hint());
+		}
+		rows += static_cast<int64_t>(fetched);
+		after_page();
+		if (fetched < static_cast<uint64_t>(kFetchRows)) {
+			return rows;
+		}
 	}
 }
 
@@ -639,14 +743,6 @@ void Migration::copy(CheckpointRow &cp, size_t index) {
 		}
 		client_->batch(claim);
 	}
-	// Keyset over the key's own order (its index): each page starts after the last key read
-	// (at first, the range's lower bound) and never goes past the range's upper bound.
-	const std::string head = "SELECT " + table_.select_list() + " FROM " + table_.qualified_name + " WHERE true";
-	const std::string tail = " ORDER BY " + table_.key_list() + " LIMIT " + std::to_string(kFetchRows);
-	std::optional<Key> seen = cp.after_key;
-	int64_t rows = 0;
-	EncodedRow row;
-	Key row_key;
 	// Requests go to the sender thread, so the next rows are read while D1 answers.
 	const int64_t done_before = rows_done_;
 	const size_t sent_before = sender_->rows_sent();
@@ -660,44 +756,17 @@ void Migration::copy(CheckpointRow &cp, size_t index) {
 		check_for_interrupts();
 		update_progress(false);
 	};
-	for (;;) {
-		std::vector<SpiArg> args;
-		const std::string sql = head + key_range_sql(seen, cp.through_key, args) + tail;
-		uint64_t fetched = 0;
-		try {
-			in_transaction([&] {
-				fetched = spi_exec(sql, args, true);
-				pg_call([&] {
-					MemoryContext old = MemoryContextSwitchTo(batch_context_);
-					TupleDesc desc = SPI_tuptable->tupdesc;
-					for (uint64 i = 0; i < fetched; i++) {
-						HeapTuple tup = SPI_tuptable->vals[i];
-						row_key = key_texts(table_, tup, desc);
-						encode_row(table_, tup, desc, max_tuple, row);
-						if (row.params.empty()) {
-							planner.add_row(row.tuple);
-						} else {
-							planner.add_row_with_params(row.tuple, std::move(row.params));
-						}
-						seen = row_key;
-					}
-					MemoryContextSwitchTo(old);
-					MemoryContextReset(batch_context_);
-				});
-			});
-		} catch (const Error &e) {
-			std::string col = row.column >= 0 ? "column \"" + table_.columns[row.column].name + "\" of " : "";
-			throw Error(e.sqlstate(),
-			            std::string(e.what()) + " (" + col + "table \"" + table_.display_name + "\", " +
-			                key_display(table_, row_key) + ")",
-			            e.detail(), e.hint());
-		}
-		rows += static_cast<int64_t>(fetched);
-		send_ready();
-		if (fetched < static_cast<uint64_t>(kFetchRows)) {
-			break;
-		}
-	}
+	std::optional<Key> seen;
+	int64_t rows = read_range(
+	    cp, max_tuple,
+	    [&](EncodedRow &row) {
+		    if (row.params.empty()) {
+			    planner.add_row(row.tuple);
+		    } else {
+			    planner.add_row_with_params(row.tuple, std::move(row.params));
+		    }
+	    },
+	    send_ready, seen);
 	std::optional<std::string> trailer;
 	if (!traditional) {
 		trailer = remote_ledger::complete_sql(table_.def.name, cp.start_id, cp.end_id, rows);
@@ -718,6 +787,311 @@ void Migration::copy(CheckpointRow &cp, size_t index) {
 		reset_attempts(p_.job_id);
 	});
 	update_progress(true);
+}
+
+// ---- import (D1's import API) ------------------------------------------------------------------
+
+// The ranges of one import file, with what was written for them.
+struct Migration::FileGroup {
+	int number = 0;
+	std::vector<size_t> cps;                  // indexes into checkpoints_
+	std::vector<int64_t> rows;                // rows written per range
+	std::vector<std::optional<Key>> last;     // last key written per range
+	std::unique_ptr<ImportFileWriter> writer; // removes the file when it goes
+	ImportFile file;
+	int attempts = 0; // imports of this file D1 rolled back
+};
+
+// method => 'auto': import a first load of a large table into an empty D1 table; batches of
+// queries otherwise (D1 blocks every other query while it imports, and an import rewrites
+// nothing it could have skipped).
+void Migration::choose_method() {
+	if (!(p_.flags & kJobAutoMethod)) {
+		return;
+	}
+	bool any_completed = std::any_of(checkpoints_.begin(), checkpoints_.end(),
+	                                 [](const CheckpointRow &cp) { return cp.status == "completed"; });
+	bool import = !(p_.flags & kJobTraditional) && d1_empty_ && !any_completed && rows_total_ >= guc_import_min_rows;
+	p_.flags = (p_.flags & ~uint32_t(kJobAutoMethod)) | (import ? uint32_t(kJobImport) : 0u);
+	std::string why = import       ? "a first load of " + std::to_string(rows_total_) + " rows into an empty D1 table"
+	                  : !d1_empty_ ? "the D1 table has rows"
+	                  : any_completed                ? "checkpoints were completed before"
+	                  : (p_.flags & kJobTraditional) ? "mode => 'traditional'"
+	                                                 : std::to_string(rows_total_) +
+	                                                       " rows, fewer than "
+	                                                       "pg2d1.import_min_rows (" +
+	                                                       std::to_string(guc_import_min_rows) + ")";
+	in_transaction([&] { set_method(p_.job_id, import ? "import" : "query"); });
+	pg_call([&] {
+		ereport(LOG, (errmsg("pg2d1: job %lld: method 'auto' chose '%s': %s", static_cast<long long>(p_.job_id),
+		                     import ? "import" : "query", why.c_str())));
+	});
+}
+
+void Migration::refresh_import_phase(bool force) {
+	if (!force && std::chrono::duration<double>(Clock::now() - last_phase_).count() < 0.5) {
+		return;
+	}
+	last_phase_ = Clock::now();
+	std::string phase = writing_phase_;
+	if (importer_ && importer_->busy()) {
+		ImportProgress ip = importer_->progress();
+		phase +=
+		    (phase.empty() ? "" : "; ") + std::string("import file ") + std::to_string(ip.number) + ": " + ip.status;
+	}
+	if (!phase.empty()) {
+		set_job_phase(phase);
+	}
+}
+
+// Writes the next ranges still to copy, from checkpoints_[next] on, into file g.number until
+// the file reaches pg2d1.import_file_size (whole ranges only). False when none was left.
+bool Migration::write_file(size_t &next, FileGroup &g) {
+	while (next < checkpoints_.size() && checkpoints_[next].status == "completed") {
+		next++;
+	}
+	if (next >= checkpoints_.size()) {
+		return false;
+	}
+	UpsertTarget target{table_.def.name, {}, table_.def.primary_key};
+	for (auto &c : table_.columns) {
+		target.columns.push_back(c.name);
+	}
+	Limits file_limits = limits_from_gucs(0);
+	file_limits.max_request_bytes = 1000000; // only how often statements go to the file
+	file_limits.max_statements_per_request = 10000;
+	g.file.number = g.number;
+	g.file.path = import_file_path(import_dir_, p_.job_id, g.number);
+	::unlink(g.file.path.c_str()); // a file of an earlier run of this job
+	g.writer = std::make_unique<ImportFileWriter>(g.file.path);
+	const uint64_t limit = static_cast<uint64_t>(guc_import_file_size) * 1024;
+	while (next < checkpoints_.size() && g.writer->bytes() < limit) {
+		CheckpointRow &cp = checkpoints_[next];
+		if (cp.status == "completed") {
+			next++;
+			continue;
+		}
+		writing_phase_ = "import file " + std::to_string(g.number) + ": writing checkpoint " +
+		                 std::to_string(next + 1) + "/" + std::to_string(checkpoints_.size());
+		refresh_import_phase(true);
+		in_transaction([&] { mark_checkpoint(cp.id, "in_progress", "", 0, std::nullopt); });
+		BatchPlanner planner(target, file_limits);
+		BatchPlanner side(target, limits_from_gucs(static_cast<size_t>(p_.batch_size)));
+		auto write_ready = [&] {
+			while (planner.has_request()) {
+				for (auto &st : planner.pop_request().statements) {
+					g.writer->write_statement(st);
+				}
+			}
+			while (side.has_request()) {
+				param_requests_.push_back(side.pop_request().to_statements());
+			}
+			check_for_interrupts();
+			refresh_import_phase(false);
+			update_progress(false);
+		};
+		std::optional<Key> seen;
+		int64_t rows = read_range(
+		    cp, planner.max_tuple_bytes(),
+		    [&](EncodedRow &row) {
+			    if (row.params.empty()) {
+				    planner.add_row(row.tuple);
+			    } else {
+				    side.add_row_with_params(row.tuple, std::move(row.params)); // too large for a literal
+			    }
+		    },
+		    write_ready, seen);
+		planner.finish(remote_ledger::complete_sql(table_.def.name, cp.start_id, cp.end_id, rows));
+		side.finish();
+		write_ready();
+		g.cps.push_back(next);
+		g.rows.push_back(rows);
+		g.last.push_back(rows > 0 ? seen : std::nullopt);
+		next++;
+	}
+	g.writer->finish();
+	g.file.md5 = g.writer->md5();
+	g.file.bytes = g.writer->bytes();
+	writing_phase_.clear();
+	return true;
+}
+
+// Claims the file's ranges in D1 (in_progress) before its import, so D1's ledger saying
+// completed for them can only come from this file; also sends the rows too large for a literal.
+void Migration::claim_group(const FileGroup &g) {
+	std::vector<Statement> stmts;
+	auto flush = [&] {
+		if (!stmts.empty()) {
+			client_->batch(stmts);
+			stmts.clear();
+		}
+	};
+	for (size_t i : g.cps) {
+		const CheckpointRow &cp = checkpoints_[i];
+		for (auto &sql : remote_ledger::claim_sql(table_.def.name, cp.start_id, cp.end_id)) {
+			stmts.push_back({sql, {}});
+		}
+		if (stmts.size() + 2 > static_cast<size_t>(guc_max_statements_per_request)) {
+			flush();
+		}
+	}
+	flush();
+	while (!param_requests_.empty()) {
+		client_->batch(param_requests_.front());
+		param_requests_.erase(param_requests_.begin());
+	}
+}
+
+// True when D1's ledger holds every range of the file as completed with the rows written for
+// it: the import landed though its answer was lost.
+bool Migration::group_in_d1(const FileGroup &g) {
+	StatementResult r = client_->raw({remote_ledger::completed_ranges_sql(table_.def.name), {}});
+	std::map<std::pair<int64_t, int64_t>, int64_t> done;
+	for (auto &row : r.rows) {
+		if (row.size() == 3 && row[0] && row[1] && row[2]) {
+			done[{std::stoll(*row[0]), std::stoll(*row[1])}] = std::stoll(*row[2]);
+		}
+	}
+	for (size_t k = 0; k < g.cps.size(); k++) {
+		const CheckpointRow &cp = checkpoints_[g.cps[k]];
+		auto it = done.find({cp.start_id, cp.end_id});
+		if (it == done.end() || it->second != g.rows[k]) {
+			return false;
+		}
+	}
+	return true;
+}
+
+// D1 imported the file: its ranges are completed here too, and the file goes.
+void Migration::complete_group(FileGroup &g) {
+	int64_t rows = 0;
+	in_transaction([&] {
+		for (size_t k = 0; k < g.cps.size(); k++) {
+			CheckpointRow &cp = checkpoints_[g.cps[k]];
+			cp.records = g.rows[k];
+			cp.status = "completed";
+			cp.last_key = g.last[k];
+			rows += g.rows[k];
+			mark_checkpoint(cp.id, "completed", "", cp.records, cp.last_key);
+		}
+		reset_attempts(p_.job_id);
+	});
+	rows_done_ += rows;
+	g.writer.reset(); // removes the file
+	update_progress(true);
+}
+
+// Writes the ranges still to copy into files and has D1 import them one after the other,
+// writing the next file while D1 imports the current one.
+void Migration::import_all() {
+	if (import_dir_.empty()) {
+		import_dir_ = (guc_import_directory && guc_import_directory[0]) ? guc_import_directory
+		                                                                : std::string(DataDir) + "/pg2d1_import";
+	}
+	ensure_import_directory(import_dir_);
+	remove_import_files(import_dir_, [&](int64_t job) { return job == p_.job_id; });
+	size_t next = 0;
+	int number = 0;
+	std::optional<FileGroup> running; // the file D1 imports now
+	std::optional<FileGroup> ready;   // written, waiting for its turn
+	auto start = [&](FileGroup &g) {
+		claim_group(g);
+		if (!importer_) {
+			importer_.emplace(target_.config, interrupt_requested);
+		}
+		importer_->start(g.file);
+		refresh_import_phase(true);
+	};
+	auto finish_running = [&] {
+		for (;;) {
+			try {
+				(void)importer_->wait([&] {
+					sleep_interruptibly(0.2);
+					refresh_import_phase(false);
+					update_progress(false);
+				});
+				complete_group(*running);
+				running.reset();
+				waits_ = 0;
+				return;
+			} catch (const Error &e) {
+				if (interrupt_requested()) {
+					throw;
+				}
+				import_stats_done_ += importer_->stats();
+				importer_.reset(); // its thread stopped at the failure
+				if (!e.retryable()) {
+					for (size_t i : running->cps) {
+						fail_checkpoint(checkpoints_[i], error_text(e));
+					}
+					throw Error(e.sqlstate(),
+					            std::string(e.what()) + " (table \"" + table_.display_name + "\", " +
+					                range_display(checkpoints_[running->cps.front()]) + " through " +
+					                range_display(checkpoints_[running->cps.back()]) + ")",
+					            e.detail(), e.hint());
+				}
+				pg_call([&] {
+					ereport(LOG,
+					        (errmsg("pg2d1: job %lld: import of file %d failed: %s", static_cast<long long>(p_.job_id),
+					                running->number, describe_exception(e, ": ").c_str())));
+				});
+				// Retry: D1 rolled the file back, or its answer was lost; its ledger says which.
+				for (;;) {
+					try {
+						if (group_in_d1(*running)) {
+							complete_group(*running);
+							running.reset();
+							return;
+						}
+						if (++running->attempts > guc_max_retries) {
+							running->attempts = 0;
+							wait_out(e);
+						}
+						start(*running);
+						break;
+					} catch (const Error &e2) {
+						if (interrupt_requested() || !e2.retryable()) {
+							throw;
+						}
+						wait_out(e2);
+					}
+				}
+			}
+		}
+	};
+	for (;;) {
+		if (!ready) {
+			FileGroup g;
+			g.number = ++number;
+			if (write_file(next, g)) {
+				ready.emplace(std::move(g));
+			}
+		}
+		if (running) {
+			finish_running();
+		}
+		if (!ready) {
+			break;
+		}
+		running.emplace(std::move(*ready));
+		ready.reset();
+		for (;;) {
+			try {
+				start(*running);
+				break;
+			} catch (const Error &e) {
+				if (interrupt_requested() || !e.retryable()) {
+					throw;
+				}
+				wait_out(e);
+			}
+		}
+	}
+	if (importer_) {
+		import_stats_done_ += importer_->stats();
+		importer_.reset();
+	}
+	writing_phase_.clear();
 }
 
 // D1 is unreachable or overloaded past the retry budget: the job shows `waiting` with the
@@ -753,6 +1127,10 @@ void Migration::run() {
 			}
 			wait_out(e);
 		}
+	}
+	choose_method();
+	if (p_.flags & kJobImport) {
+		import_all();
 	}
 	for (size_t i = 0; i < checkpoints_.size(); i++) {
 		CheckpointRow &cp = checkpoints_[i];
@@ -854,7 +1232,8 @@ void Migration::report_duplicates(const Error &e) {
 		return;
 	}
 	throw Error("23505",
-	            "D1 cannot build the unique indexes of \"" + table_.display_name + "\" after the load: duplicate values",
+	            "D1 cannot build the unique indexes of \"" + table_.display_name +
+	                "\" after the load: duplicate values",
 	            found + ". D1 said: " + e.what() + (e.detail().empty() ? "" : " " + e.detail()),
 	            "Remove the duplicates in PostgreSQL (or drop the UNIQUE index there) and run pg2d1_migrate again; "
 	            "the rows are in D1, only the index is missing.");

@@ -19,6 +19,7 @@
 #include "txn.hpp"
 #include "verify.hpp"
 #include "core/async_sender.hpp"
+#include "core/request_sizer.hpp"
 #include "core/batch_planner.hpp"
 #include "core/d1_schema.hpp"
 #include "core/error.hpp"
@@ -95,6 +96,7 @@ class Sync {
 	SourceTable table_;
 	std::optional<D1Client> client_;        // bookkeeping, deletes and reconcile reads
 	std::optional<D1Client> sender_client_; // upserts, on the sender thread only
+	std::optional<RequestSizer> sizer_;     // used on the sender thread only
 	std::optional<AsyncSender> sender_;     // declared after its client: destroyed first
 	ClientStats sender_stats_;              // of sender clients already replaced
 	MemoryContext ctx_ = nullptr;
@@ -368,10 +370,21 @@ void Sync::start_sender() {
 	}
 	sender_.reset(); // joins the thread before its client goes
 	sender_client_.reset();
-	sender_.emplace([this](std::vector<Statement> &&statements) { sender_client_->batch(statements); }, kSenderQueue,
-	                [] { return interrupt_requested(); });
+	sender_.emplace(
+	    [this](std::vector<Statement> &&statements) {
+		    // A request D1 finds too large or too slow (413, timeout, overload) is split in
+		    // halves and later requests stay smaller for a while (request_sizer.hpp).
+		    sizer_->send(std::move(statements), [this](std::vector<Statement> &req) { sender_client_->batch(req); });
+	    },
+	    kSenderQueue, [] { return interrupt_requested(); });
 	auto token = sender_->stop_token();
-	sender_client_.emplace(target_.config, [token] { return interrupt_requested() || token->load(); });
+	D1Config config = target_.config;
+	config.size_failures_fail_fast = true; // the sizer splits such a request instead of resending it whole
+	sender_client_.emplace(config, [token] { return interrupt_requested() || token->load(); });
+	if (!sizer_) {
+		Limits lim = limits_from_gucs(0);
+		sizer_.emplace(lim.max_request_bytes, lim.max_statements_per_request);
+	}
 }
 
 void Sync::send(std::vector<Statement> statements) {

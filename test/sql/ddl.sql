@@ -36,6 +36,8 @@ SELECT pg2d1_migrate('coordinate_speed_new', checkpoint_size => 0, wait => true)
 SELECT pg2d1_migrate('coordinate_speed_new', batch_size => -1, wait => true);
 SELECT pg2d1_migrate('coordinate_speed_new');
 SELECT pg2d1_migrate(NULL, wait => true);
+SELECT pg2d1_migrate('coordinate_speed_new', method => 'bulk', wait => true);
+SELECT pg2d1_migrate('coordinate_speed_new', method => 'import', mode => 'traditional', wait => true);
 
 -- Schema translation: constraints, indexes, foreign keys, and what is reported instead.
 CREATE TABLE parent (id int PRIMARY KEY, code text NOT NULL UNIQUE, kind text CHECK (kind IN ('a', 'b')));

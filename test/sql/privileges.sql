@@ -52,6 +52,16 @@ SET ROLE pg2d1_alice;
 SELECT pg2d1_use_key('pg2d1_owned', 'pg2d1_owned_v');
 SELECT relid, key_index FROM pg2d1.table_keys;
 SELECT pg2d1_use_key('pg2d1_owned', NULL);
+-- Where import files go (they hold table data) is the server's setting: a login role can
+-- neither read nor change it, nor the file size; pg2d1_admin membership does not help.
+SHOW pg2d1.import_directory;
+SET pg2d1.import_directory = '/tmp';
+SET pg2d1.import_file_size = '64kB';
+SET pg2d1.import_min_rows = 0;
+ALTER SYSTEM SET pg2d1.import_directory = '/tmp';
+RESET ROLE;
+SET ROLE pg2d1_bob;
+ALTER SYSTEM SET pg2d1.import_directory = '/tmp';
 RESET ROLE;
 -- A role that cannot log in cannot start a job: the worker runs as the caller.
 SET ROLE pg2d1_group;
