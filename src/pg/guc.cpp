@@ -27,7 +27,7 @@ char *guc_database = nullptr;
 int guc_max_workers = 4;
 bool guc_numeric_as_real = false;
 char *guc_import_directory = nullptr;
-int guc_import_file_size = 1024 * 1024; // kB: 1 GB
+int guc_import_file_size = 64 * 1024; // kB: 64 MB
 int guc_import_min_rows = 500000;
 
 void define_gucs() {
@@ -74,7 +74,7 @@ void define_gucs() {
 	DefineCustomIntVariable("pg2d1.import_file_size", "Size at which an import file is closed.",
 	                        "A file holds whole checkpoints and is closed at the first checkpoint end past this size; "
 	                        "D1 takes files up to 5 GB.",
-	                        &guc_import_file_size, 1024 * 1024, 64, 4 * 1024 * 1024, PGC_SIGHUP, GUC_UNIT_KB, nullptr,
+	                        &guc_import_file_size, 64 * 1024, 64, 4 * 1024 * 1024, PGC_SIGHUP, GUC_UNIT_KB, nullptr,
 	                        nullptr, nullptr);
 	DefineCustomIntVariable("pg2d1.import_min_rows", "Rows from which method => 'auto' imports a first load.",
 	                        "Below it, or into a D1 table that has rows, 'auto' sends batches of queries.",
