@@ -62,12 +62,12 @@ psql -X -A -t -c "SELECT pg2d1_enable_sync('coordinate_speed_new')"
 step "Migrating both tables in background workers (pg2d1_migrate returns at once; this is pg2d1_progress, live)"
 t0=$(date +%s.%N)
 psql -X -q -A -t -c "SELECT table_name, job_id FROM pg2d1_migrate_all(ARRAY['camera_locations','coordinate_speed_new']::regclass[], checkpoint_size => 25000)"
-progress_sql="SELECT format('%-22s %-10s %s %6s%% %9s/%-9s rows %8s rows/s ETA %s', table_name, status, bar, percent, rows_done, rows_total, rows_per_sec, coalesce(to_char(eta, 'HH24:MI:SS'), '-')) FROM pg2d1_progress ORDER BY job_id"
+progress_sql="SELECT format('%-22s %-6s %-10s %s %6s%% %9s/%-9s rows %8s rows/s ETA %-8s %s', table_name, method, status, bar, percent, rows_done, rows_total, rows_per_sec, coalesce(to_char(eta, 'HH24:MI:SS'), '-'), left(coalesce(phase, ''), 70)) FROM pg2d1_progress ORDER BY job_id"
 lines=0
 while :; do
   out=$(psql -X -q -A -t -c "$progress_sql")
   [ "$lines" -gt 0 ] && [ -t 1 ] && printf '\033[%dA' "$lines"
-  printf '%s\n' "$out"
+  if [ -t 1 ]; then printf '%s\n' "$out" | sed $'s/$/\033[K/'; else printf '%s\n' "$out"; fi # clear the line's rest
   lines=$(wc -l <<<"$out")
   [ -t 1 ] || lines=0
   psql -X -q -A -t -c "SELECT count(*) FROM pg2d1.jobs WHERE status IN ('queued','running')" | grep -qx 0 && break
@@ -76,7 +76,7 @@ done
 t1=$(date +%s.%N)
 psql -X -q -A -t -c "SELECT count(*) FROM pg2d1.jobs WHERE status <> 'completed'" | grep -qx 0 \
   || { psql -X -c "SELECT job_id, table_name, status, last_error FROM pg2d1_progress"; exit 1; }
-psql -X -c "SELECT job_id, table_name, status, rows_done, percent, rows_per_sec, requests, retries, bytes_sent FROM pg2d1_progress ORDER BY job_id"
+psql -X -c "SELECT job_id, table_name, kind, method, status, rows_done, percent, rows_per_sec, requests, retries, bytes_sent FROM pg2d1_progress ORDER BY job_id"
 
 step "Verifying: D1 read back and compared with PostgreSQL, value by value"
 echo "pg2d1_verify (inside PostgreSQL, reading D1 back over its API):"
