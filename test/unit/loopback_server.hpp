@@ -41,6 +41,27 @@ struct RecordedRequest {
 	std::chrono::steady_clock::time_point received;
 };
 
+// A scripted answer: status, body and headers.
+inline ScriptedResponse respond(int status, std::string body,
+                                std::vector<std::pair<std::string, std::string>> headers = {}) {
+	ScriptedResponse r;
+	r.status = status;
+	r.body = std::move(body);
+	r.headers = std::move(headers);
+	return r;
+}
+
+// D1's failure envelope with one error.
+inline std::string d1_error(long code, const std::string &message) {
+	return R"({"success":false,"errors":[{"code":)" + std::to_string(code) + R"(,"message":")" + message +
+	       R"("}],"messages":[],"result":null})";
+}
+
+// D1's success envelope around `result` (JSON text).
+inline std::string envelope(const std::string &result) {
+	return R"({"success":true,"errors":[],"messages":[],"result":)" + result + "}";
+}
+
 class LoopbackServer {
   public:
 	explicit LoopbackServer(std::vector<ScriptedResponse> script = {}, ScriptedResponse fallback = no_script_left())

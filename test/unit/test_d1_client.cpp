@@ -21,7 +21,9 @@ namespace {
 
 using test::capture_error;
 using test::contains;
+using test::d1_error;
 using test::LoopbackServer;
+using test::respond;
 using test::ScriptedResponse;
 using Clock = std::chrono::steady_clock;
 
@@ -55,20 +57,7 @@ std::string ok_results(size_t n) {
 	return body + "]}";
 }
 
-std::string d1_error(long code, const std::string &message) {
-	return R"({"success":false,"errors":[{"code":)" + std::to_string(code) + R"(,"message":")" + message +
-	       R"("}],"messages":[],"result":null})";
-}
-
 const char *kHtml503 = "<html><body><h1>503 Service Unavailable</h1>\n  upstream   trouble</body></html>";
-
-ScriptedResponse respond(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {}) {
-	ScriptedResponse r;
-	r.status = status;
-	r.body = std::move(body);
-	r.headers = std::move(headers);
-	return r;
-}
 
 // Neither the token nor a recognisable piece of it.
 void expect_no_token(const Error &e) {

@@ -25,7 +25,10 @@ namespace {
 
 using test::capture_error;
 using test::contains;
+using test::d1_error;
+using test::envelope;
 using test::LoopbackServer;
+using test::respond;
 using test::ScriptedResponse;
 using Clock = std::chrono::steady_clock;
 
@@ -51,23 +54,6 @@ D1Config config_for(const LoopbackServer &server) {
 	c.request_timeout_ms = 10000;
 	c.connect_timeout_ms = 2000;
 	return c;
-}
-
-ScriptedResponse respond(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {}) {
-	ScriptedResponse r;
-	r.status = status;
-	r.body = std::move(body);
-	r.headers = std::move(headers);
-	return r;
-}
-
-std::string envelope(const std::string &result) {
-	return R"({"success":true,"errors":[],"messages":[],"result":)" + result + "}";
-}
-
-std::string d1_error(long code, const std::string &message) {
-	return R"({"success":false,"errors":[{"code":)" + std::to_string(code) + R"(,"message":")" + message +
-	       R"("}],"messages":[],"result":null})";
 }
 
 std::string upload_path() {

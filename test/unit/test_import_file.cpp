@@ -21,7 +21,9 @@
 namespace pg2d1 {
 namespace {
 
+using test::envelope;
 using test::LoopbackServer;
+using test::respond;
 using test::ScriptedResponse;
 
 class TempDir {
@@ -135,18 +137,6 @@ TEST(ImportRunner, PollDelayGrowsToFiveSeconds) {
 	EXPECT_DOUBLE_EQ(ImportRunner::poll_delay_s(0), 0.25);
 	EXPECT_GT(ImportRunner::poll_delay_s(3), ImportRunner::poll_delay_s(2));
 	EXPECT_DOUBLE_EQ(ImportRunner::poll_delay_s(100), 5.0);
-}
-
-ScriptedResponse respond(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {}) {
-	ScriptedResponse r;
-	r.status = status;
-	r.body = std::move(body);
-	r.headers = std::move(headers);
-	return r;
-}
-
-std::string envelope(const std::string &result) {
-	return R"({"success":true,"errors":[],"messages":[],"result":)" + result + "}";
 }
 
 D1Config config_for(const LoopbackServer &server) {

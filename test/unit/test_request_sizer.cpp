@@ -22,7 +22,9 @@ namespace {
 
 using test::capture_error;
 using test::contains;
+using test::d1_error;
 using test::LoopbackServer;
+using test::respond;
 using test::ScriptedResponse;
 
 Error size_error() {
@@ -302,24 +304,11 @@ D1Config config_for(const LoopbackServer &server) {
 	return c;
 }
 
-ScriptedResponse respond(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {}) {
-	ScriptedResponse r;
-	r.status = status;
-	r.body = std::move(body);
-	r.headers = std::move(headers);
-	return r;
-}
-
 std::string ok_results(size_t n) {
 	std::string body = R"({"success":true,"errors":[],"messages":[],"result":[)";
 	for (size_t i = 0; i < n; ++i)
 		body += std::string(i ? "," : "") + R"({"results":[],"success":true,"meta":{"changes":1,"rows_written":1}})";
 	return body + "]}";
-}
-
-std::string d1_error(long code, const std::string &message) {
-	return R"({"success":false,"errors":[{"code":)" + std::to_string(code) + R"(,"message":")" + message +
-	       R"("}],"messages":[],"result":null})";
 }
 
 const char *kOverloaded = "D1 DB is overloaded. Requests queued for too long.";
