@@ -101,6 +101,12 @@ void ensure_import_directory(const std::string &dir) {
 		if (!S_ISDIR(st.st_mode)) {
 			throw Error("58030", "pg2d1.import_directory \"" + dir + "\" is not a directory");
 		}
+		if (st.st_uid != ::geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+			throw Error("58030",
+			            "pg2d1.import_directory \"" + dir +
+			                "\" must belong to the server's user and be writable by it alone",
+			            {}, "chmod 700 the directory (as pg2d1 creates it), or name another one.");
+		}
 		return;
 	}
 	if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {

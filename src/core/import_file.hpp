@@ -34,8 +34,8 @@ class ImportFileWriter {
 
 	void write_statement(std::string_view sql); // throws Error 58030 on a write failure (disk full)
 	void finish();                              // flushes, fsyncs and closes; md5() is valid afterwards
-	uint64_t bytes() const {
-		return bytes_;
+	uint64_t bytes() const {                    // written so far, the buffer included
+		return bytes_ + buffer_.size();
 	}
 	const std::string &md5() const {
 		return md5_;
@@ -55,7 +55,8 @@ class ImportFileWriter {
 };
 
 // Creates `dir` (mode 0700) when missing; throws Error 58030 when it cannot, or when it exists
-// and is not a directory.
+// and is not a directory, is not owned by this process's user, or others may write into it
+// (they could remove or replace a file between its writing and its upload).
 void ensure_import_directory(const std::string &dir);
 
 // "<dir>/job<job_id>-<number>.sql"

@@ -1024,10 +1024,20 @@ void Migration::import_all() {
 					for (size_t i : running->cps) {
 						fail_checkpoint(checkpoints_[i], error_text(e));
 					}
+					if (ready) { // written, never claimed in D1: back to pending
+						in_transaction([&] {
+							for (size_t i : ready->cps) {
+								mark_checkpoint(checkpoints_[i].id, "pending", "", 0, std::nullopt);
+							}
+						});
+					}
+					const CheckpointRow &first = checkpoints_[running->cps.front()];
+					const CheckpointRow &last = checkpoints_[running->cps.back()];
+					std::string ranges = running->cps.size() == 1 ? range_display(first)
+					                                              : "checkpoints " + range_display(first) +
+					                                                    " through " + range_display(last);
 					throw Error(e.sqlstate(),
-					            std::string(e.what()) + " (table \"" + table_.display_name + "\", " +
-					                range_display(checkpoints_[running->cps.front()]) + " through " +
-					                range_display(checkpoints_[running->cps.back()]) + ")",
+					            std::string(e.what()) + " (table \"" + table_.display_name + "\", " + ranges + ")",
 					            e.detail(), e.hint());
 				}
 				pg_call([&] {

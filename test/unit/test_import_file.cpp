@@ -63,6 +63,7 @@ TEST(ImportFileWriter, WritesStatementsWithTheirMd5AndMode0600) {
 	{
 		ImportFileWriter w(path);
 		w.write_statement("INSERT INTO \"t\" VALUES (1,'a;b')");
+		EXPECT_EQ(w.bytes(), 34u) << "bytes() counts what is still in the write buffer (files close by size)";
 		std::string big(3 << 20, 'x'); // past the write buffer
 		w.write_statement("SELECT '" + big + "'");
 		w.finish();
@@ -113,6 +114,11 @@ TEST(ImportDirectory, CreatedWithMode0700AndCleanedByJob) {
 	EXPECT_TRUE(exists(dir + "/job01-1.sql"));
 	std::ofstream(base.path() + "/plain") << "x";
 	EXPECT_THROW(ensure_import_directory(base.path() + "/plain"), Error);
+	// A directory others may write into is refused: they could swap a file before its upload.
+	ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);
+	EXPECT_THROW(ensure_import_directory(dir), Error);
+	ASSERT_EQ(::chmod(dir.c_str(), 0750), 0);
+	EXPECT_NO_THROW(ensure_import_directory(dir));
 }
 
 TEST(ImportFailure, TransientWordsAreRetryableSqlErrorsAreNot) {
