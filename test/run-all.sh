@@ -93,7 +93,8 @@ if [ "$BUILD_OK" = 1 ]; then
   suite "security" test/integration/test_security.sh security
   suite "completeness" test/integration/test_complete.sh complete
   suite "sync" test/integration/test_sync.sh sync
-  suite "upgrade 0.1.0 → 0.3.0" test/integration/test_upgrade.sh upgrade
+  suite "import" test/integration/test_import.sh import
+  suite "upgrade 0.1.0 → 0.4.0" test/integration/test_upgrade.sh upgrade
   suite "Debian package" test/integration/test_package.sh package
 fi
 
