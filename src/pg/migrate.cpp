@@ -671,7 +671,9 @@ void Migration::update_progress(bool force) {
 
 void Migration::mark_remote_failed(const CheckpointRow &cp, const std::string &message) {
 	try {
-		client_->batch({{remote_ledger::fail_sql(table_.def.name, cp.start_id, cp.end_id, message), {}}});
+		// The claim rode in the failed request and was rolled back with it: insert the row if absent.
+		client_->batch({{remote_ledger::claim_sql(table_.def.name, cp.start_id, cp.end_id)[0], {}},
+		                {remote_ledger::fail_sql(table_.def.name, cp.start_id, cp.end_id, message), {}}});
 	} catch (const std::exception &) {
 		// D1 is unreachable or refusing: the original error is what the user needs.
 	}
@@ -736,12 +738,11 @@ void Migration::copy(CheckpointRow &cp, size_t index) {
 	}
 	BatchPlanner planner(target, limits_from_gucs(static_cast<size_t>(p_.batch_size)));
 	const size_t max_tuple = planner.max_tuple_bytes();
+	// The range is claimed in D1 (in_progress) by the first statements of its first request:
+	// no request of its own, and nothing of the range lands without the claim.
+	std::vector<std::string> claim;
 	if (!traditional) {
-		std::vector<Statement> claim;
-		for (auto &s : remote_ledger::claim_sql(table_.def.name, cp.start_id, cp.end_id)) {
-			claim.push_back({s, {}});
-		}
-		client_->batch(claim);
+		claim = remote_ledger::claim_sql(table_.def.name, cp.start_id, cp.end_id);
 	}
 	// Requests go to the sender thread, so the next rows are read while D1 answers.
 	const int64_t done_before = rows_done_;
@@ -750,7 +751,16 @@ void Migration::copy(CheckpointRow &cp, size_t index) {
 		while (planner.has_request()) {
 			Request req = planner.pop_request();
 			size_t n = req.rows;
-			sender_->submit(std::move(req).to_statements(), n);
+			std::vector<Statement> stmts = std::move(req).to_statements();
+			if (!claim.empty()) {
+				std::vector<Statement> head;
+				for (auto &sql : claim) {
+					head.push_back({std::move(sql), {}});
+				}
+				stmts.insert(stmts.begin(), std::make_move_iterator(head.begin()), std::make_move_iterator(head.end()));
+				claim.clear();
+			}
+			sender_->submit(std::move(stmts), n);
 		}
 		rows_done_ = done_before + static_cast<int64_t>(sender_->rows_sent() - sent_before);
 		check_for_interrupts();
