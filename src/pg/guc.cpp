@@ -28,7 +28,7 @@ int guc_max_workers = 4;
 bool guc_numeric_as_real = false;
 char *guc_import_directory = nullptr;
 int guc_import_file_size = 64 * 1024; // kB: 64 MB
-int guc_import_min_rows = 500000;
+int guc_import_min_rows = 1000000;
 
 void define_gucs() {
 	DefineCustomStringVariable("pg2d1.api_url", "Base URL of the Cloudflare API, used when a server has no api_url.",
@@ -79,7 +79,7 @@ void define_gucs() {
 	                        nullptr, nullptr);
 	DefineCustomIntVariable("pg2d1.import_min_rows", "Rows from which method => 'auto' imports a first load.",
 	                        "Below it, or into a D1 table that has rows, 'auto' sends batches of queries.",
-	                        &guc_import_min_rows, 500000, 0, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	                        &guc_import_min_rows, 1000000, 0, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("pg2d1");
 }
 

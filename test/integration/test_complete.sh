@@ -378,7 +378,7 @@ proof5() {
   d1_settings '{"latency_ms":100}'
   d1_admin faults "$FAULTS"
   check_eq "fault injection configured: rate 0.2, six transient kinds" "0.2|6" faults_desc
-  job=$(q "SELECT pg2d1_migrate('p5', checkpoint_size => 25000, batch_size => 5000)")
+  job=$(q "SELECT pg2d1_migrate('p5', checkpoint_size => 25000, batch_size => 5000, method => 'query')")
   job=${job:-0}
   note "job $job started"
   check "the job is past 50,000 rows before the outage" \

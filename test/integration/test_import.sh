@@ -587,7 +587,7 @@ scenario6() {
     q "SELECT context || '|' || boot_val FROM pg_settings WHERE name = 'pg2d1.import_directory'"
   check_eq "pg2d1.import_file_size: sighup, kB, default 64 MB, 64 kB … 4 GB (README)" "sighup|kB|65536|64|4194304" \
     q "SELECT concat_ws('|', context, unit, boot_val, min_val, max_val) FROM pg_settings WHERE name = 'pg2d1.import_file_size'"
-  check_eq "pg2d1.import_min_rows: sighup, default 500000" "sighup|500000" \
+  check_eq "pg2d1.import_min_rows: sighup, default 1000000" "sighup|1000000" \
     q "SELECT context || '|' || boot_val FROM pg_settings WHERE name = 'pg2d1.import_min_rows'"
   q "CREATE ROLE imp_user LOGIN NOSUPERUSER" >/dev/null
   _CLEANUPS+=("psql -X -q -d postgres -c 'DROP ROLE IF EXISTS imp_user' >/dev/null 2>&1")
