@@ -6,11 +6,11 @@
 -- which a restarted job keeps.
 ALTER TABLE pg2d1.jobs
     ADD COLUMN method text NOT NULL DEFAULT 'query' CHECK (method IN ('auto','query','import'));
--- Requests of up to 8 MB / 400 statements by default (pg2d1.max_request_bytes): a 50,000-row
--- checkpoint of the reference table in one request instead of six under the rate limit.
+-- Requests of up to 4 MB / 200 statements by default (pg2d1.max_request_bytes): a 50,000-row
+-- checkpoint of the reference table in two requests instead of six under the rate limit.
 ALTER TABLE pg2d1.jobs
-    ALTER COLUMN max_request_bytes SET DEFAULT 8000000,
-    ALTER COLUMN max_statements_per_request SET DEFAULT 400;
+    ALTER COLUMN max_request_bytes SET DEFAULT 4000000,
+    ALTER COLUMN max_statements_per_request SET DEFAULT 200;
 
 DROP FUNCTION pg2d1_migrate_all(regclass[], name, integer, integer, boolean, text, text, boolean, boolean);
 DROP FUNCTION pg2d1_migrate(regclass, integer, integer, boolean, text, text, boolean, bigint, boolean);

@@ -21,8 +21,8 @@ int guc_max_retries = 5;
 int guc_request_timeout_ms = 60000;
 int guc_max_statement_bytes = 100000;
 int guc_max_bound_params = 100;
-int guc_max_request_bytes = 8000000;
-int guc_max_statements_per_request = 400;
+int guc_max_request_bytes = 4000000;
+int guc_max_statements_per_request = 200;
 char *guc_database = nullptr;
 int guc_max_workers = 4;
 bool guc_numeric_as_real = false;
@@ -51,9 +51,9 @@ void define_gucs() {
 	                        &guc_max_bound_params, 100, 1, 100, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("pg2d1.max_request_bytes", "Largest sum of statement bytes in one D1 request.",
 	                        "Requests D1 finds too large or too slow are split (and later ones kept smaller).",
-	                        &guc_max_request_bytes, 8000000, 1000, 50000000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	                        &guc_max_request_bytes, 4000000, 1000, 50000000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	DefineCustomIntVariable("pg2d1.max_statements_per_request", "Most statements in one D1 batch request.", nullptr,
-	                        &guc_max_statements_per_request, 400, 2, 10000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	                        &guc_max_statements_per_request, 200, 2, 10000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	// PGC_POSTMASTER variables can only be defined while preloading (the launcher's setting).
 	if (process_shared_preload_libraries_in_progress)
 		DefineCustomStringVariable("pg2d1.database", "Database the pg2d1 launcher watches for jobs.",
