@@ -729,9 +729,14 @@ int64_t Migration::read_range(const CheckpointRow &cp, size_t max_tuple, const s
 
 void Migration::copy(CheckpointRow &cp, size_t index) {
 	bool traditional = p_.flags & kJobTraditional;
-	report_activity("checkpoint " + std::to_string(index + 1) + "/" + std::to_string(checkpoints_.size()) + ", " +
-	                range_display(cp));
-	in_transaction([&] { mark_checkpoint(cp.id, "in_progress", "", 0, std::nullopt); });
+	// The phase says which range is being copied (it said "planning" through the whole copy).
+	std::string phase = "checkpoint " + std::to_string(index + 1) + "/" + std::to_string(checkpoints_.size()) + ", " +
+	                    range_display(cp);
+	report_activity(phase);
+	in_transaction([&] {
+		mark_checkpoint(cp.id, "in_progress", "", 0, std::nullopt);
+		set_phase(p_.job_id, phase);
+	});
 	UpsertTarget target{table_.def.name, {}, table_.def.primary_key};
 	for (auto &c : table_.columns) {
 		target.columns.push_back(c.name);

@@ -72,8 +72,13 @@ check_eq "fresh checkpoints after resume => false" "3|3" \
 # Transient faults: 25 % of D1 requests fail (5xx, HTML 502, resets, D1 transient, reset after commit).
 d1_admin faults '{"rate":0.25,"seed":7,"kinds":["http500","html502","reset","d1_transient","reset_after_commit"]}'
 q "UPDATE coordinate_speed_new SET api_speed_limit = coalesce(api_speed_limit, 0) + 1 WHERE id % 7 = 0" >/dev/null
+# pg2d1_progress.phase is sampled meanwhile: it names the checkpoint being copied.
+( for i in $(seq 1 400); do psql -X -A -t -c "SELECT phase FROM pg2d1.jobs WHERE status = 'running'" 2>/dev/null; sleep 0.02; done ) >"$WORK/phases" &
+sampler=$!
 out=$(psql -X -v ON_ERROR_STOP=1 -c "SET pg2d1.max_retries = 8; SELECT pg2d1_migrate('coordinate_speed_new', checkpoint_size => 25000, batch_size => 5000, resume => false, wait => true)" 2>&1)
+kill $sampler 2>/dev/null; wait $sampler 2>/dev/null || true
 check "migration under 25 % injected faults completes" grep -q "rows in" <<<"$out"
+check "…its phase named the checkpoint being copied (not 'planning' throughout)" grep -q "^checkpoint [0-9]*/[0-9]*, id" "$WORK/phases"
 echo "       $(grep -o '[0-9]* requests, [0-9]* retries' <<<"$out")"
 check "content still equal after faults (idempotent retries)" compare coordinate_speed_new
 d1_admin faults '{"rate":0}'
