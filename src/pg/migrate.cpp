@@ -55,7 +55,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Key = std::vector<std::string>;
 constexpr int kFetchRows = 5000;
-constexpr size_t kSenderQueue = 1;       // requests waiting for the sender thread (≤ 8 MB; one more is in flight)
+constexpr size_t kSenderQueue = 1;       // requests waiting for the sender thread (one more is in flight)
 constexpr double kWaitFirstS = 5;        // first pause while D1 is unreachable …
 constexpr double kWaitMaxS = 300;        // … doubling up to this
 constexpr size_t kCountsPerRequest = 50; // D1 range counts checked per request

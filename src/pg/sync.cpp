@@ -55,7 +55,7 @@ constexpr size_t kKeyPage = 10000;               // D1 keys per page when reconc
 constexpr long kComparePage = 5000;              // PostgreSQL rows compared with D1 per request
 constexpr size_t kCompareStatementBytes = 90000; // under D1's 100 KB statement limit
 constexpr double kBusySleepS = 1;                // a migration worker holds the table
-constexpr size_t kSenderQueue = 1;               // upsert requests waiting for the sender thread (≤ 8 MB)
+constexpr size_t kSenderQueue = 1;               // upsert requests waiting for the sender thread
 
 enum class Round { Applied, Empty, Busy };
 
